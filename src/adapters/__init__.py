@@ -1,0 +1,1 @@
+"""Adapters: one package per outside thing (storage, llm, telegram, notify, metrics, clock)."""

@@ -1,0 +1,1 @@
+"""Use cases of channel-parser, written against the ports in ``application.ports``."""

@@ -1,0 +1,1 @@
+"""The ports: what the use cases need from the outside world, as Protocols."""

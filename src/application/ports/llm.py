@@ -1,0 +1,39 @@
+"""The LLM parser port: a post's text in, a schema-valid JSON object or a classified failure out."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import attrs
+
+from domain.failures import LLMFailure
+
+
+@attrs.frozen
+class ParseRequest:
+    text: str
+    message_ref: str = ""  # for logs: "channel/message" of the post being parsed
+
+
+@attrs.frozen
+class ParseSuccess:
+    data: dict[str, Any]
+
+
+ParseOutcome = ParseSuccess | LLMFailure
+
+
+class LLMParser(Protocol):
+    @property
+    def provider(self) -> str:
+        """The provider's name, for logs and metrics ("zai", "openai", ...)."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the prompt, schema and model: equal fingerprints give reusable results."""
+        ...
+
+    async def parse(self, request: ParseRequest) -> ParseOutcome:
+        """Parse one text. Never raises for provider failures: they come back classified."""
+        ...

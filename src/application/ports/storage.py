@@ -1,0 +1,180 @@
+"""Ports for what is stored: the messages, the channels and the shared service state.
+
+Every method may raise ``application.errors.StorageError`` (or its subclass
+``StorageUnavailable``); no driver exception crosses these ports.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Collection
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import attrs
+
+from domain.failures import FailureKind, NotificationKind
+from domain.gate import QuotaGate
+from domain.message import IncomingMessage, MessageKey
+from domain.status import MessageStatus
+
+
+@attrs.frozen
+class NewPost:
+    """A post as a source delivers it, before it is stored."""
+
+    channel_id: int
+    message_id: int
+    text: str
+    posted_at: datetime | None = None
+
+
+class IngestOutcome(enum.StrEnum):
+    STORED = "stored"  # a new document
+    UPDATED = "updated"  # an edit of a post not yet parsed
+    UNCHANGED = "unchanged"  # already there (or parsed already: edits after parsing are kept out)
+
+
+@attrs.frozen
+class MessageStats:
+    """What ``status`` shows and SPEC.md's monitoring queries compute."""
+
+    by_status: dict[MessageStatus, int]
+    retry_histogram: dict[int, int]  # retry_count -> number of messages in RETRY
+    errors_by_kind: dict[str, int]
+    next_retry_at: datetime | None  # the earliest retry_after among RETRY messages
+    from_cache: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+class MessageRepository(Protocol):
+    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+        """Store a post idempotently: the same (channel, id) twice is one message;
+        a changed text of a message not yet parsed replaces the stored text."""
+        ...
+
+    async def get(self, key: MessageKey) -> IncomingMessage | None: ...
+
+    async def claim_next(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        exclude_channels: Collection[int] = (),
+    ) -> IncomingMessage | None:
+        """Atomically claim one due message (PENDING, or RETRY with retry_after <= now),
+        oldest first, outside *exclude_channels*; None when nothing is due."""
+        ...
+
+    async def save(self, message: IncomingMessage, owner: str) -> bool:
+        """Write the outcome of a transition made while *owner* held the lease.
+        False (nothing written) when the lease was lost to someone else meanwhile."""
+        ...
+
+    async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool: ...
+
+    async def recover_expired(self, now: datetime) -> int:
+        """Make messages whose lease expired claimable again; returns how many."""
+        ...
+
+    async def requeue(
+        self,
+        now: datetime,
+        statuses: Collection[MessageStatus] = (),
+        kinds: Collection[FailureKind] = (),
+    ) -> int:
+        """Back to PENDING (retry_count removed) every message in one of *statuses* or
+        whose last error is of one of *kinds*; never one being processed."""
+        ...
+
+    async def reset(self, key: MessageKey, now: datetime) -> bool:
+        """Back to PENDING one message by hand (SPEC.md's FAQ)."""
+        ...
+
+    async def stats(self) -> MessageStats: ...
+
+    async def next_retry_at(self) -> datetime | None:
+        """The earliest retry_after of a message in RETRY, for the retry timer."""
+        ...
+
+    async def highest_message_id(self, channel_id: int) -> int | None:
+        """For backfill: the highest stored post id of a channel."""
+        ...
+
+    def iter_messages(
+        self, status: MessageStatus | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Stream messages (optionally of one status) without loading them all."""
+        ...
+
+
+class ParseCache(Protocol):
+    """Results already parsed, by a fingerprint of (normalized text, prompt, schema)."""
+
+    async def get(self, fingerprint: str) -> dict[str, Any] | None: ...
+
+    async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None: ...
+
+
+@attrs.frozen
+class ChannelInfo:
+    channel_id: int
+    available: bool
+    title: str | None = None
+    reason: str | None = None
+    checked_at: datetime | None = None
+
+
+class ChannelRegistry(Protocol):
+    async def set_availability(
+        self,
+        channel_id: int,
+        available: bool,
+        now: datetime,
+        reason: str | None = None,
+        title: str | None = None,
+    ) -> bool:
+        """Record whether a channel can be read; True when this changed what was stored."""
+        ...
+
+    async def unavailable(self) -> frozenset[int]: ...
+
+    async def channels(self) -> list[ChannelInfo]: ...
+
+
+@attrs.frozen
+class SlotTaken:
+    """The result of asking for a notification slot."""
+
+    taken: bool
+    suppressed_before: int  # when taken: how many of this kind were suppressed since the last
+
+
+class ServiceState(Protocol):
+    """State shared by every worker process: the gate, the throttle, the learned limit,
+    and named leases (one Telegram listener per account)."""
+
+    async def quota_gate(self) -> QuotaGate: ...
+
+    async def set_quota_gate(self, gate: QuotaGate) -> None: ...
+
+    async def take_notification_slot(
+        self, kind: NotificationKind, now: datetime, sent_before: datetime
+    ) -> SlotTaken:
+        """Atomically: when the last notification of *kind* was sent at or before
+        *sent_before* (or never), record *now* as sent and return taken; otherwise count
+        one more suppressed. Exactly one of several racing processes gets the slot."""
+        ...
+
+    async def learned_limit(self) -> float | None: ...
+
+    async def set_learned_limit(self, limit: float) -> None: ...
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the named lease; False when someone else holds it unexpired."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None: ...

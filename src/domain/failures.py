@@ -1,0 +1,94 @@
+"""The kinds of LLM failure and what each one does to a message and the service."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from domain.status import MessageStatus
+from domain.time import require_aware
+
+
+class FailureKind(enum.StrEnum):
+    """How an LLM call failed, decided by the LLM adapter from the provider's reply."""
+
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    CONCURRENCY_LIMITED = "concurrency_limited"
+    RATE_LIMITED = "rate_limited"
+    TRANSIENT = "transient"
+    REJECTED = "rejected"
+    MISCONFIGURED = "misconfigured"
+
+
+class NotificationKind(enum.StrEnum):
+    """What the admins are told about; each kind has its own throttle."""
+
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    RATE_LIMITED = "rate_limited"  # concurrency (1302) and rate limits share one text
+    QUOTA_RESTORED = "quota_restored"
+    MISCONFIGURED = "misconfigured"
+    CHANNEL_UNAVAILABLE = "channel_unavailable"
+    STORAGE_OUTAGE = "storage_outage"
+
+
+class GateAction(enum.StrEnum):
+    """What a failure does to the service-wide gate in front of the LLM."""
+
+    NONE = "none"
+    CLOSE_QUOTA = "close_quota"
+    CLOSE_MISCONFIGURED = "close_misconfigured"
+
+
+@attrs.frozen
+class FailureEffect:
+    """The consequences of one failure kind, as SPEC.md and DESIGN.md define them."""
+
+    message_status: MessageStatus
+    gate: GateAction
+    notify: NotificationKind | None
+    concurrency_signal: bool  # tells the adaptive limiter to back off
+
+
+EFFECTS: dict[FailureKind, FailureEffect] = {
+    FailureKind.QUOTA_EXHAUSTED: FailureEffect(
+        MessageStatus.ERROR, GateAction.CLOSE_QUOTA, NotificationKind.QUOTA_EXHAUSTED, False
+    ),
+    FailureKind.CONCURRENCY_LIMITED: FailureEffect(
+        MessageStatus.RETRY, GateAction.NONE, NotificationKind.RATE_LIMITED, True
+    ),
+    FailureKind.RATE_LIMITED: FailureEffect(
+        MessageStatus.RETRY, GateAction.NONE, NotificationKind.RATE_LIMITED, True
+    ),
+    FailureKind.TRANSIENT: FailureEffect(MessageStatus.RETRY, GateAction.NONE, None, False),
+    FailureKind.REJECTED: FailureEffect(MessageStatus.ERROR, GateAction.NONE, None, False),
+    FailureKind.MISCONFIGURED: FailureEffect(
+        MessageStatus.ERROR,
+        GateAction.CLOSE_MISCONFIGURED,
+        NotificationKind.MISCONFIGURED,
+        False,
+    ),
+}
+
+# Failures that stop a message only because the service could not call the LLM:
+# such messages are requeued when the gate opens again.
+GATE_FAILURES = frozenset({FailureKind.QUOTA_EXHAUSTED, FailureKind.MISCONFIGURED})
+
+
+def _aware_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else require_aware(value, "retry_at")
+
+
+@attrs.frozen
+class LLMFailure:
+    """A classified failure of one LLM call."""
+
+    kind: FailureKind
+    code: str | None = None  # the provider's code: "1302", "insufficient_quota", "500", ...
+    message: str = ""
+    retry_at: datetime | None = attrs.field(default=None, converter=_aware_or_none)
+
+    @property
+    def effect(self) -> FailureEffect:
+        return EFFECTS[self.kind]

@@ -1,0 +1,69 @@
+"""The gate in front of the LLM: closed while the balance is empty or the
+configuration is broken, reopened when a probe call succeeds."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import attrs
+
+from domain.failures import GateAction, LLMFailure
+from domain.time import require_aware
+
+
+class GateState(enum.StrEnum):
+    OPEN = "open"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    MISCONFIGURED = "misconfigured"
+
+
+@attrs.frozen
+class QuotaGate:
+    """Open, or closed since a time for a reason, with the time of the next probe.
+
+    A misconfigured gate has no probe time: it needs a person (a restart with
+    fixed settings, or ``resume``).
+    """
+
+    state: GateState = GateState.OPEN
+    since: datetime | None = None
+    code: str | None = None
+    reason: str = ""
+    probe_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is GateState.OPEN
+
+    def allows_claiming(self) -> bool:
+        return self.is_open
+
+    def probe_due(self, now: datetime) -> bool:
+        now = require_aware(now, "now")
+        return (
+            self.state is GateState.QUOTA_EXHAUSTED
+            and self.probe_at is not None
+            and self.probe_at <= now
+        )
+
+    def close(self, failure: LLMFailure, now: datetime, probe_every: timedelta) -> QuotaGate:
+        """Close (or keep closed) for *failure*; keeps the first ``since``."""
+        now = require_aware(now, "now")
+        action = failure.effect.gate
+        if action is GateAction.NONE:
+            return self
+        if action is GateAction.CLOSE_QUOTA:
+            state = GateState.QUOTA_EXHAUSTED
+            probe_at = now + probe_every
+            # A provider's own reset time (1308/1310, daily 1304) is when to look again.
+            if failure.retry_at is not None and failure.retry_at > now:
+                probe_at = failure.retry_at
+        else:
+            state = GateState.MISCONFIGURED
+            probe_at = None
+        since = self.since if self.state is state and self.since is not None else now
+        return QuotaGate(state, since, failure.code, failure.message, probe_at)
+
+    def reopen(self) -> QuotaGate:
+        return QuotaGate()

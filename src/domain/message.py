@@ -1,0 +1,229 @@
+"""The incoming message entity and its state machine.
+
+PENDING ──claim──▶ PROCESSING ──succeed──▶ DONE
+RETRY (due) ─claim─┘      │ ├─schedule_retry──▶ RETRY
+                          │ └─fail────────────▶ ERROR
+                          └─recover_stuck (lease expired)──▶ PENDING / RETRY
+any state but PROCESSING ──requeue (by hand, or when the quota returns)──▶ PENDING
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from domain.backoff import BackoffPolicy
+from domain.errors import InvalidTransition, LeaseLost
+from domain.failures import FailureKind, LLMFailure
+from domain.status import MessageStatus
+from domain.time import require_aware
+
+
+@attrs.frozen(order=True)
+class MessageKey:
+    """The identity of a post: the channel's id and the post's id in it."""
+
+    channel_id: int
+    message_id: int
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}/{self.message_id}"
+
+
+@attrs.frozen
+class ErrorInfo:
+    """The last failure recorded on a message."""
+
+    kind: FailureKind
+    code: str | None
+    message: str
+    at: datetime
+
+
+@attrs.frozen
+class RetryScheduled:
+    """What schedule_retry decided: the attempt number, the delay and the due time."""
+
+    attempt: int
+    delay: timedelta
+    retry_after: datetime
+
+
+def _aware(value: datetime) -> datetime:
+    return require_aware(value)
+
+
+def _aware_opt(value: datetime | None) -> datetime | None:
+    return None if value is None else require_aware(value)
+
+
+@attrs.define
+class IncomingMessage:
+    """One stored post and where it stands in parsing."""
+
+    channel_id: int
+    message_id: int
+    text: str
+    received_at: datetime = attrs.field(converter=_aware)
+    posted_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    status: MessageStatus = MessageStatus.PENDING
+    retry_count: int = 0
+    retry_after: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    lease_owner: str | None = None
+    lease_until: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    last_error: ErrorInfo | None = None
+    result: dict[str, Any] | None = None
+    updated_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    done_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
+    from_cache: bool = False
+
+    @property
+    def key(self) -> MessageKey:
+        return MessageKey(self.channel_id, self.message_id)
+
+    # -- queries -------------------------------------------------------------
+
+    def is_due(self, now: datetime) -> bool:
+        """Waiting, and its retry time (if any) has passed."""
+        now = require_aware(now, "now")
+        if self.status is MessageStatus.PENDING:
+            return True
+        if self.status is MessageStatus.RETRY:
+            return self.retry_after is None or self.retry_after <= now
+        return False
+
+    def lease_expired(self, now: datetime) -> bool:
+        return (
+            self.status is MessageStatus.PROCESSING
+            and self.lease_until is not None
+            and self.lease_until <= require_aware(now, "now")
+        )
+
+    # -- transitions ---------------------------------------------------------
+
+    def claim(self, owner: str, now: datetime, lease: timedelta) -> None:
+        """Take the message for parsing, holding a lease until now + lease."""
+        now = require_aware(now, "now")
+        if not self.status.waiting:
+            raise InvalidTransition(f"cannot claim {self.key}: it is {self.status}")
+        if not self.is_due(now):
+            raise InvalidTransition(f"cannot claim {self.key}: not due until {self.retry_after}")
+        if lease <= timedelta(0):
+            raise ValueError("lease must be positive")
+        self.status = MessageStatus.PROCESSING
+        self.lease_owner = owner
+        self.lease_until = now + lease
+        self.updated_at = now
+
+    def renew_lease(self, owner: str, now: datetime, lease: timedelta) -> None:
+        self._require_lease(owner, "renew the lease of")
+        now = require_aware(now, "now")
+        self.lease_until = now + lease
+        self.updated_at = now
+
+    def succeed(
+        self, owner: str, result: dict[str, Any], now: datetime, *, from_cache: bool = False
+    ) -> None:
+        """Record the parse result: PROCESSING → DONE."""
+        self._require_lease(owner, "complete")
+        now = require_aware(now, "now")
+        self.status = MessageStatus.DONE
+        self.result = result
+        self.from_cache = from_cache
+        self.last_error = None
+        self.retry_after = None
+        self.done_at = now
+        self._release(now)
+
+    def schedule_retry(
+        self,
+        owner: str,
+        failure: LLMFailure,
+        policy: BackoffPolicy,
+        now: datetime,
+        u: float | None = None,
+    ) -> RetryScheduled:
+        """PROCESSING → RETRY, counting the attempt and setting retry_after by the policy."""
+        self._require_lease(owner, "schedule a retry of")
+        now = require_aware(now, "now")
+        self.retry_count += 1
+        retry_after = policy.retry_at(self.retry_count, now, failure.retry_at, u)
+        self.status = MessageStatus.RETRY
+        self.retry_after = retry_after
+        self.last_error = ErrorInfo(failure.kind, failure.code, failure.message, now)
+        self._release(now)
+        return RetryScheduled(self.retry_count, retry_after - now, retry_after)
+
+    def fail(self, owner: str, failure: LLMFailure, now: datetime) -> None:
+        """PROCESSING → ERROR; the message waits for a requeue."""
+        self._require_lease(owner, "fail")
+        now = require_aware(now, "now")
+        self.status = MessageStatus.ERROR
+        self.retry_after = None
+        self.last_error = ErrorInfo(failure.kind, failure.code, failure.message, now)
+        self._release(now)
+
+    def apply_failure(
+        self,
+        owner: str,
+        failure: LLMFailure,
+        policy: BackoffPolicy,
+        now: datetime,
+        u: float | None = None,
+    ) -> RetryScheduled | None:
+        """Move the message as the failure's kind says: RETRY (returns the schedule) or ERROR."""
+        if failure.effect.message_status is MessageStatus.RETRY:
+            return self.schedule_retry(owner, failure, policy, now, u)
+        self.fail(owner, failure, now)
+        return None
+
+    def requeue(self, now: datetime) -> None:
+        """Back to PENDING by hand or after the gate reopens; clears retry_count (SPEC FAQ)."""
+        now = require_aware(now, "now")
+        if self.status is MessageStatus.PROCESSING:
+            raise InvalidTransition(f"cannot requeue {self.key}: it is being processed")
+        self.status = MessageStatus.PENDING
+        self.retry_count = 0
+        self.retry_after = None
+        self.last_error = None
+        self.result = None
+        self.done_at = None
+        self.from_cache = False
+        self.updated_at = now
+
+    def recover_stuck(self, now: datetime) -> None:
+        """A worker died holding the message: make it claimable again, now."""
+        now = require_aware(now, "now")
+        if not self.lease_expired(now):
+            raise InvalidTransition(f"cannot recover {self.key}: its lease has not expired")
+        if self.retry_count:
+            self.status = MessageStatus.RETRY
+            self.retry_after = now
+        else:
+            self.status = MessageStatus.PENDING
+            self.retry_after = None
+        self._release(now)
+
+    def edit_text(self, text: str, now: datetime) -> bool:
+        """Take an edited text if parsing has not finished; True when it changed."""
+        now = require_aware(now, "now")
+        if self.status in (MessageStatus.DONE, MessageStatus.PROCESSING) or text == self.text:
+            return False
+        self.text = text
+        self.updated_at = now
+        return True
+
+    # -- helpers -------------------------------------------------------------
+
+    def _require_lease(self, owner: str, action: str) -> None:
+        if self.status is not MessageStatus.PROCESSING:
+            raise InvalidTransition(f"cannot {action} {self.key}: it is {self.status}")
+        if self.lease_owner != owner:
+            raise LeaseLost(f"cannot {action} {self.key}: lease held by {self.lease_owner!r}")
+
+    def _release(self, now: datetime) -> None:
+        self.lease_owner = None
+        self.lease_until = None
+        self.updated_at = now

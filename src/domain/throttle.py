@@ -1,0 +1,63 @@
+"""Per-kind minimum intervals between admin notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from domain.failures import NotificationKind
+from domain.time import require_aware
+
+DEFAULT_INTERVALS: Mapping[NotificationKind, timedelta] = {
+    NotificationKind.QUOTA_EXHAUSTED: timedelta(minutes=15),
+    NotificationKind.RATE_LIMITED: timedelta(minutes=5),
+    NotificationKind.QUOTA_RESTORED: timedelta(0),
+    NotificationKind.MISCONFIGURED: timedelta(minutes=15),
+    NotificationKind.CHANNEL_UNAVAILABLE: timedelta(hours=1),
+    NotificationKind.STORAGE_OUTAGE: timedelta(minutes=15),
+}
+
+
+@attrs.frozen
+class ThrottleSlot:
+    """The shared memory of one notification kind: when it was last sent, and
+    how many notifications of the kind were suppressed since."""
+
+    last_sent_at: datetime | None = None
+    suppressed: int = 0
+
+
+@attrs.frozen
+class ThrottleDecision:
+    send: bool
+    suppressed_before: int  # suppressed since the last one sent; meaningful when send
+    slot: ThrottleSlot  # the slot to store after this decision
+
+
+@attrs.frozen
+class NotificationThrottle:
+    """Decides, purely from (kind, now, slot), whether a notification may go out."""
+
+    intervals: Mapping[NotificationKind, timedelta] = attrs.field(
+        factory=lambda: dict(DEFAULT_INTERVALS)
+    )
+
+    def interval(self, kind: NotificationKind) -> timedelta:
+        return self.intervals.get(kind, DEFAULT_INTERVALS[kind])
+
+    def threshold(self, kind: NotificationKind, now: datetime) -> datetime:
+        """A notification may go out when the last one was sent at or before this time."""
+        return require_aware(now, "now") - self.interval(kind)
+
+    def decide(
+        self, kind: NotificationKind, now: datetime, slot: ThrottleSlot | None = None
+    ) -> ThrottleDecision:
+        now = require_aware(now, "now")
+        slot = slot or ThrottleSlot()
+        if slot.last_sent_at is None or slot.last_sent_at <= self.threshold(kind, now):
+            return ThrottleDecision(True, slot.suppressed, ThrottleSlot(now, 0))
+        return ThrottleDecision(
+            False, slot.suppressed, ThrottleSlot(slot.last_sent_at, slot.suppressed + 1)
+        )

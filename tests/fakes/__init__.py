@@ -1,0 +1,1 @@
+"""Hand-written fakes of every port, in one place."""

@@ -1,0 +1,236 @@
+"""In-memory implementations of the storage ports (the unit tests' store)."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import AsyncIterator, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from application.ports.storage import (
+    ChannelInfo,
+    IngestOutcome,
+    MessageStats,
+    NewPost,
+    SlotTaken,
+)
+from domain.failures import FailureKind, NotificationKind
+from domain.gate import QuotaGate
+from domain.message import IncomingMessage, MessageKey
+from domain.status import MessageStatus
+
+
+class InMemoryMessageRepository:
+    def __init__(self) -> None:
+        self.messages: dict[MessageKey, IncomingMessage] = {}
+
+    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+        key = MessageKey(post.channel_id, post.message_id)
+        existing = self.messages.get(key)
+        if existing is None:
+            self.messages[key] = IncomingMessage(
+                channel_id=post.channel_id,
+                message_id=post.message_id,
+                text=post.text,
+                received_at=now,
+                posted_at=post.posted_at,
+                updated_at=now,
+            )
+            return IngestOutcome.STORED
+        if existing.edit_text(post.text, now):
+            return IngestOutcome.UPDATED
+        return IngestOutcome.UNCHANGED
+
+    async def get(self, key: MessageKey) -> IncomingMessage | None:
+        found = self.messages.get(key)
+        return copy.deepcopy(found) if found else None
+
+    async def claim_next(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        exclude_channels: Collection[int] = (),
+    ) -> IncomingMessage | None:
+        due = [
+            m
+            for m in self.messages.values()
+            if m.is_due(now) and m.channel_id not in exclude_channels
+        ]
+        if not due:
+            return None
+        chosen = min(due, key=lambda m: (m.received_at, m.channel_id, m.message_id))
+        chosen.claim(owner, now, lease)
+        return copy.deepcopy(chosen)
+
+    async def save(self, message: IncomingMessage, owner: str) -> bool:
+        stored = self.messages.get(message.key)
+        if stored is None or stored.status is not MessageStatus.PROCESSING:
+            return False
+        if stored.lease_owner != owner:
+            return False
+        saved = copy.deepcopy(message)
+        saved.text = stored.text  # an edit that arrived meanwhile is kept
+        self.messages[message.key] = saved
+        return True
+
+    async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool:
+        stored = self.messages.get(key)
+        if stored is None or stored.status is not MessageStatus.PROCESSING:
+            return False
+        if stored.lease_owner != owner:
+            return False
+        stored.lease_until = until
+        return True
+
+    async def recover_expired(self, now: datetime) -> int:
+        stuck = [m for m in self.messages.values() if m.lease_expired(now)]
+        for message in stuck:
+            message.recover_stuck(now)
+        return len(stuck)
+
+    async def requeue(
+        self,
+        now: datetime,
+        statuses: Collection[MessageStatus] = (),
+        kinds: Collection[FailureKind] = (),
+    ) -> int:
+        count = 0
+        for message in self.messages.values():
+            if message.status is MessageStatus.PROCESSING:
+                continue
+            by_kind = message.last_error is not None and message.last_error.kind in kinds
+            if message.status in statuses or by_kind:
+                message.requeue(now)
+                count += 1
+        return count
+
+    async def reset(self, key: MessageKey, now: datetime) -> bool:
+        message = self.messages.get(key)
+        if message is None or message.status is MessageStatus.PROCESSING:
+            return False
+        message.requeue(now)
+        return True
+
+    async def stats(self) -> MessageStats:
+        by_status = Counter(m.status for m in self.messages.values())
+        histogram = Counter(
+            m.retry_count for m in self.messages.values() if m.status is MessageStatus.RETRY
+        )
+        errors = Counter(
+            str(m.last_error.kind)
+            for m in self.messages.values()
+            if m.status is MessageStatus.ERROR and m.last_error is not None
+        )
+        cached = sum(
+            1 for m in self.messages.values() if m.status is MessageStatus.DONE and m.from_cache
+        )
+        return MessageStats(
+            by_status={s: by_status.get(s, 0) for s in MessageStatus},
+            retry_histogram=dict(sorted(histogram.items())),
+            errors_by_kind=dict(sorted(errors.items())),
+            next_retry_at=await self.next_retry_at(),
+            from_cache=cached,
+        )
+
+    async def next_retry_at(self) -> datetime | None:
+        times = [
+            m.retry_after
+            for m in self.messages.values()
+            if m.status is MessageStatus.RETRY and m.retry_after is not None
+        ]
+        return min(times, default=None)
+
+    async def highest_message_id(self, channel_id: int) -> int | None:
+        ids = [k.message_id for k in self.messages if k.channel_id == channel_id]
+        return max(ids, default=None)
+
+    async def iter_messages(
+        self, status: MessageStatus | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        for key in sorted(self.messages):
+            message = self.messages[key]
+            if status is None or message.status is status:
+                yield copy.deepcopy(message)
+
+
+class InMemoryParseCache:
+    def __init__(self) -> None:
+        self.results: dict[str, dict[str, Any]] = {}
+
+    async def get(self, fingerprint: str) -> dict[str, Any] | None:
+        found = self.results.get(fingerprint)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None:
+        self.results[fingerprint] = copy.deepcopy(result)
+
+
+class InMemoryChannelRegistry:
+    def __init__(self) -> None:
+        self.infos: dict[int, ChannelInfo] = {}
+
+    async def set_availability(
+        self,
+        channel_id: int,
+        available: bool,
+        now: datetime,
+        reason: str | None = None,
+        title: str | None = None,
+    ) -> bool:
+        before = self.infos.get(channel_id)
+        title = title if title is not None else (before.title if before else None)
+        self.infos[channel_id] = ChannelInfo(
+            channel_id, available, title, None if available else reason, now
+        )
+        return before is None or before.available != available
+
+    async def unavailable(self) -> frozenset[int]:
+        return frozenset(c for c, info in self.infos.items() if not info.available)
+
+    async def channels(self) -> list[ChannelInfo]:
+        return [self.infos[c] for c in sorted(self.infos)]
+
+
+class InMemoryServiceState:
+    def __init__(self) -> None:
+        self.gate = QuotaGate()
+        self.slots: dict[NotificationKind, tuple[datetime, int]] = {}
+        self.limit: float | None = None
+        self.leases: dict[str, tuple[str, datetime]] = {}
+
+    async def quota_gate(self) -> QuotaGate:
+        return self.gate
+
+    async def set_quota_gate(self, gate: QuotaGate) -> None:
+        self.gate = gate
+
+    async def take_notification_slot(
+        self, kind: NotificationKind, now: datetime, sent_before: datetime
+    ) -> SlotTaken:
+        last = self.slots.get(kind)
+        if last is None or last[0] <= sent_before:
+            suppressed = last[1] if last else 0
+            self.slots[kind] = (now, 0)
+            return SlotTaken(True, suppressed)
+        self.slots[kind] = (last[0], last[1] + 1)
+        return SlotTaken(False, 0)
+
+    async def learned_limit(self) -> float | None:
+        return self.limit
+
+    async def set_learned_limit(self, limit: float) -> None:
+        self.limit = limit
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        held = self.leases.get(name)
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self.leases[name] = (owner, now + ttl)
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        held = self.leases.get(name)
+        if held is not None and held[0] == owner:
+            del self.leases[name]
