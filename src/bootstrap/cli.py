@@ -1,33 +1,15 @@
-"""The ``channel-parser`` command line."""
+"""The ``channel-parser`` command line: the root options, then every command module."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import typer
 
-app = typer.Typer(
-    name="channel-parser",
-    help=(
-        "Turn Telegram channel posts into schema-valid JSON with an LLM, "
-        "without losing a post when the LLM API pushes back."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _version() -> str:
-    try:
-        return version("channel-parser")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
+from bootstrap.app import app, package_version
 
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"channel-parser {_version()}")
+        typer.echo(f"channel-parser {package_version()}")
         raise typer.Exit()
 
 
@@ -40,15 +22,8 @@ def _root(
     """Turn Telegram channel posts into schema-valid JSON with an LLM."""
 
 
-@app.command()
-def demo() -> None:
-    """Run the main job on the embedded default (not built yet: see README)."""
-    typer.echo(
-        "channel-parser demo is not built yet: it arrives with the Telegram/service work "
-        "(issue 6). Run the tests with ./scripts/test meanwhile.",
-        err=True,
-    )
-    raise typer.Exit(code=2)
+# Each module registers its commands on `app` when imported.
+from bootstrap.commands import demo as _demo  # noqa: E402, F401
 
 
 def main() -> None:

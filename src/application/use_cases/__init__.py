@@ -1,0 +1,1 @@
+"""One use case per module: a class that takes its ports and has one async entry point."""

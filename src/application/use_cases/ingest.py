@@ -1,0 +1,26 @@
+"""Store a post idempotently and wake the workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from application.ports.clock import Clock
+from application.ports.storage import IngestOutcome, MessageRepository, NewPost
+
+
+class IngestPost:
+    def __init__(
+        self,
+        messages: MessageRepository,
+        clock: Clock,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self._messages = messages
+        self._clock = clock
+        self._on_stored = on_stored  # wakes the local worker at once (no polling)
+
+    async def __call__(self, post: NewPost) -> IngestOutcome:
+        outcome = await self._messages.add(post, self._clock.now())
+        if outcome is not IngestOutcome.UNCHANGED and self._on_stored is not None:
+            self._on_stored()
+        return outcome

@@ -1,0 +1,1 @@
+"""One module per command (or group of close commands); each registers on bootstrap.app.app."""
