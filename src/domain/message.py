@@ -3,7 +3,7 @@
 PENDING ──claim──▶ PROCESSING ──succeed──▶ DONE
 RETRY (due) ─claim─┘      │ ├─schedule_retry──▶ RETRY
                           │ └─fail────────────▶ ERROR
-                          └─recover_stuck (lease expired)──▶ PENDING / RETRY
+                          └─release / recover_stuck (lease expired)──▶ PENDING / RETRY
 any state but PROCESSING ──requeue (by hand, or when the quota returns)──▶ PENDING
 """
 
@@ -198,13 +198,12 @@ class IncomingMessage:
         now = require_aware(now, "now")
         if not self.lease_expired(now):
             raise InvalidTransition(f"cannot recover {self.key}: its lease has not expired")
-        if self.retry_count:
-            self.status = MessageStatus.RETRY
-            self.retry_after = now
-        else:
-            self.status = MessageStatus.PENDING
-            self.retry_after = None
-        self._release(now)
+        self._back_to_waiting(now)
+
+    def release(self, owner: str, now: datetime) -> None:
+        """Give the message back unparsed (shutdown): no attempt is counted."""
+        self._require_lease(owner, "release")
+        self._back_to_waiting(require_aware(now, "now"))
 
     def edit_text(self, text: str, now: datetime) -> bool:
         """Take an edited text if parsing has not finished; True when it changed."""
@@ -222,6 +221,16 @@ class IncomingMessage:
             raise InvalidTransition(f"cannot {action} {self.key}: it is {self.status}")
         if self.lease_owner != owner:
             raise LeaseLost(f"cannot {action} {self.key}: lease held by {self.lease_owner!r}")
+
+    def _back_to_waiting(self, now: datetime) -> None:
+        """Claimable again at once: PENDING before any retry, else RETRY due now."""
+        if self.retry_count:
+            self.status = MessageStatus.RETRY
+            self.retry_after = now
+        else:
+            self.status = MessageStatus.PENDING
+            self.retry_after = None
+        self._release(now)
 
     def _release(self, now: datetime) -> None:
         self.lease_owner = None
