@@ -1,0 +1,67 @@
+"""The MongoDB store: one AsyncMongoClient, the collections, the indexes made at start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from adapters.storage.mongo_errors import describe, translated
+from adapters.storage.mongo_messages import MongoMessageRepository
+from adapters.storage.mongo_state import MongoChannelRegistry, MongoParseCache, MongoServiceState
+from application.errors import StorageError, StorageUnavailable
+
+MESSAGES = "incoming_messages"
+PARSE_CACHE = "parse_cache"
+CHANNELS = "channels"
+SERVICE_STATE = "service_state"
+
+
+class MongoStorage:
+    """Built by ``connect``; ``close`` ends the client."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        db = client[database]
+        self.client = client
+        self.messages = MongoMessageRepository(db[MESSAGES])
+        self.cache = MongoParseCache(db[PARSE_CACHE])
+        self.channels = MongoChannelRegistry(db[CHANNELS])
+        self.state = MongoServiceState(db[SERVICE_STATE])
+
+    @classmethod
+    async def connect(cls, uri: str, database: str, server_timeout: float = 5.0) -> MongoStorage:
+        """Connect, ping and create the indexes; StorageUnavailable (one line, no password)
+        when the server does not answer within *server_timeout* seconds."""
+        try:
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+                uri,
+                tz_aware=True,
+                serverSelectionTimeoutMS=int(server_timeout * 1000),
+                connectTimeoutMS=int(server_timeout * 1000),
+            )
+        except Exception as exc:  # a malformed URI: InvalidURI, ConfigurationError, ValueError
+            raise StorageError(f"bad MongoDB URI: {describe(exc)}") from None
+        storage = cls(client, database)
+        try:
+            with translated("connecting"):
+                await client.admin.command("ping")
+            await storage.messages.create_indexes()
+        except StorageUnavailable as exc:
+            await client.close()
+            raise StorageUnavailable(
+                f"MongoDB at {hosts_of(uri)} did not answer within {server_timeout:g} s"
+            ) from exc.__cause__
+        except BaseException:
+            await client.close()
+            raise
+        return storage
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def hosts_of(uri: str) -> str:
+    """The host list of a MongoDB URI, without the scheme, credentials or options."""
+    rest = uri.split("://", 1)[-1]
+    rest = rest.split("/", 1)[0].split("?", 1)[0]
+    return rest.rsplit("@", 1)[-1] or "localhost"

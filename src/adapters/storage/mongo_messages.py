@@ -1,0 +1,240 @@
+"""MongoMessageRepository: the ``incoming_messages`` collection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from adapters.storage.mongo_documents import (
+    REQUEUE_UNSET,
+    due_filter,
+    from_document,
+    key_filter,
+    state_update,
+    to_document,
+)
+from adapters.storage.mongo_errors import translated
+from application.ports.storage import IngestOutcome, MessageStats, NewPost
+from domain.failures import FailureKind
+from domain.message import IncomingMessage, MessageKey
+from domain.status import MessageStatus
+
+Document = dict[str, Any]
+
+PROCESSING = str(MessageStatus.PROCESSING)
+CLAIM_ORDER = [("received_at", ASCENDING), ("channel_id", ASCENDING), ("message_id", ASCENDING)]
+
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("channel_id", ASCENDING), ("message_id", ASCENDING)], {"unique": True, "name": "identity"}),
+    ([("processing_status", ASCENDING), ("retry_after", ASCENDING)], {"name": "status_due"}),
+    ([("processing_status", ASCENDING), ("received_at", ASCENDING)], {"name": "status_age"}),
+    ([("processing_status", ASCENDING), ("lease_until", ASCENDING)], {"name": "lease"}),
+]
+
+
+class MongoMessageRepository:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def create_indexes(self) -> None:
+        with translated("creating the indexes of incoming_messages"):
+            for keys, options in INDEXES:
+                await self._c.create_index(keys, **options)
+
+    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+        message = IncomingMessage(
+            channel_id=post.channel_id,
+            message_id=post.message_id,
+            text=post.text,
+            received_at=now,
+            posted_at=post.posted_at,
+            updated_at=now,
+        )
+        key = key_filter(message.key)
+        with translated("storing a post"):
+            try:
+                await self._c.insert_one(to_document(message))
+                return IngestOutcome.STORED
+            except DuplicateKeyError:
+                pass
+            # An edit counts only while the post waits (not in processing, not done).
+            edited = await self._c.update_one(
+                {
+                    **key,
+                    "processing_status": {"$nin": [PROCESSING, str(MessageStatus.DONE)]},
+                    "text": {"$ne": post.text},
+                },
+                {"$set": {"text": post.text, "updated_at": now}},
+            )
+        return IngestOutcome.UPDATED if edited.modified_count else IngestOutcome.UNCHANGED
+
+    async def get(self, key: MessageKey) -> IncomingMessage | None:
+        with translated("reading a message"):
+            doc = await self._c.find_one(key_filter(key))
+        return None if doc is None else from_document(doc)
+
+    async def claim_next(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        exclude_channels: Collection[int] = (),
+    ) -> IncomingMessage | None:
+        query = due_filter(now)
+        if exclude_channels:
+            query["channel_id"] = {"$nin": list(exclude_channels)}
+        update = {
+            "$set": {
+                "processing_status": PROCESSING,
+                "lease_owner": owner,
+                "lease_until": now + lease,
+                "updated_at": now,
+            }
+        }
+        with translated("claiming a message"):
+            doc = await self._c.find_one_and_update(
+                query, update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
+            )
+        return None if doc is None else from_document(doc)
+
+    def _held(self, key: MessageKey, owner: str) -> Document:
+        return {**key_filter(key), "processing_status": PROCESSING, "lease_owner": owner}
+
+    async def save(self, message: IncomingMessage, owner: str) -> bool:
+        with translated("saving a message"):
+            result = await self._c.update_one(self._held(message.key, owner), state_update(message))
+        return result.matched_count == 1
+
+    async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool:
+        with translated("renewing a lease"):
+            result = await self._c.update_one(
+                self._held(key, owner), {"$set": {"lease_until": until}}
+            )
+        return result.matched_count == 1
+
+    async def recover_expired(self, now: datetime) -> int:
+        expired = {"processing_status": PROCESSING, "lease_until": {"$lte": now}}
+        release = {"lease_owner": "", "lease_until": ""}
+        with translated("recovering expired leases"):
+            # Tried before: back to RETRY, due now. Never tried: back to PENDING.
+            retried = await self._c.update_many(
+                {**expired, "retry_count": {"$gt": 0}},
+                {
+                    "$set": {"processing_status": "retry", "retry_after": now, "updated_at": now},
+                    "$unset": release,
+                },
+            )
+            fresh = await self._c.update_many(
+                expired,
+                {
+                    "$set": {"processing_status": "pending", "updated_at": now},
+                    "$unset": {**release, "retry_after": ""},
+                },
+            )
+        return retried.modified_count + fresh.modified_count
+
+    def _requeue_update(self, now: datetime) -> Document:
+        return {
+            "$set": {"processing_status": "pending", "updated_at": now, "from_cache": False},
+            "$unset": REQUEUE_UNSET,
+        }
+
+    async def requeue(
+        self,
+        now: datetime,
+        statuses: Collection[MessageStatus] = (),
+        kinds: Collection[FailureKind] = (),
+    ) -> int:
+        chosen: list[Document] = []
+        if statuses:
+            chosen.append({"processing_status": {"$in": [str(s) for s in statuses]}})
+        if kinds:
+            chosen.append({"last_error.kind": {"$in": [str(k) for k in kinds]}})
+        if not chosen:
+            return 0
+        query = {"$and": [{"processing_status": {"$ne": PROCESSING}}, {"$or": chosen}]}
+        with translated("requeueing messages"):
+            result = await self._c.update_many(query, self._requeue_update(now))
+        return result.matched_count
+
+    async def reset(self, key: MessageKey, now: datetime) -> bool:
+        query = {**key_filter(key), "processing_status": {"$ne": PROCESSING}}
+        with translated("resetting a message"):
+            result = await self._c.update_one(query, self._requeue_update(now))
+        return result.matched_count == 1
+
+    async def stats(self) -> MessageStats:
+        with translated("computing statistics"):
+            by_status = {s: 0 for s in MessageStatus}
+            async for row in await self._c.aggregate(
+                [{"$group": {"_id": "$processing_status", "count": {"$sum": 1}}}]
+            ):
+                by_status[MessageStatus(row["_id"])] = row["count"]
+            # SPEC.md's monitoring query (a missing retry_count groups as null: read as 0).
+            histogram: dict[int, int] = {}
+            async for row in await self._c.aggregate(
+                [
+                    {"$match": {"processing_status": "retry"}},
+                    {"$group": {"_id": "$retry_count", "count": {"$sum": 1}}},
+                ]
+            ):
+                count = row["_id"] or 0
+                histogram[count] = histogram.get(count, 0) + row["count"]
+            errors: dict[str, int] = {}
+            async for row in await self._c.aggregate(
+                [
+                    {"$match": {"processing_status": "error", "last_error": {"$ne": None}}},
+                    {"$group": {"_id": "$last_error.kind", "count": {"$sum": 1}}},
+                ]
+            ):
+                errors[str(row["_id"])] = row["count"]
+            cached = await self._c.count_documents(
+                {"processing_status": "done", "from_cache": True}
+            )
+        return MessageStats(
+            by_status=by_status,
+            retry_histogram=dict(sorted(histogram.items())),
+            errors_by_kind=dict(sorted(errors.items())),
+            next_retry_at=await self.next_retry_at(),
+            from_cache=cached,
+        )
+
+    async def next_retry_at(self) -> datetime | None:
+        with translated("finding the next retry"):
+            doc = await self._c.find_one(
+                {"processing_status": "retry", "retry_after": {"$ne": None}},
+                sort=[("retry_after", ASCENDING)],
+                projection={"retry_after": True},
+            )
+        return None if doc is None else doc["retry_after"]
+
+    async def highest_message_id(self, channel_id: int) -> int | None:
+        with translated("finding the highest message id"):
+            doc = await self._c.find_one(
+                {"channel_id": channel_id},
+                sort=[("message_id", DESCENDING)],
+                projection={"message_id": True},
+            )
+        return None if doc is None else int(doc["message_id"])
+
+    async def iter_messages(
+        self, status: MessageStatus | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        query = {} if status is None else {"processing_status": str(status)}
+        cursor = self._c.find(query, batch_size=batch_size).sort(
+            [("channel_id", ASCENDING), ("message_id", ASCENDING)]
+        )
+        try:
+            while True:
+                with translated("reading messages"):
+                    doc = await anext(cursor, None)
+                if doc is None:
+                    return
+                yield from_document(doc)
+        finally:
+            await cursor.close()

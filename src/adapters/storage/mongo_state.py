@@ -1,0 +1,173 @@
+"""The parse cache, the channel registry and the shared service state in MongoDB."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from adapters.storage.mongo_errors import translated
+from application.ports.storage import ChannelInfo, SlotTaken
+from domain.failures import NotificationKind
+from domain.gate import GateState, QuotaGate
+
+Document = dict[str, Any]
+
+GATE_ID = "quota_gate"
+LIMIT_ID = "learned_limit"
+
+
+class MongoParseCache:
+    """Collection ``parse_cache``: ``{_id: fingerprint, result, stored_at}``."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def get(self, fingerprint: str) -> dict[str, Any] | None:
+        with translated("reading the parse cache"):
+            doc = await self._c.find_one({"_id": fingerprint})
+        return None if doc is None else doc["result"]
+
+    async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None:
+        with translated("writing the parse cache"):
+            await self._c.replace_one(
+                {"_id": fingerprint}, {"result": result, "stored_at": now}, upsert=True
+            )
+
+
+class MongoChannelRegistry:
+    """Collection ``channels``: ``{_id: channel_id, available, title, reason, checked_at}``."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def set_availability(
+        self,
+        channel_id: int,
+        available: bool,
+        now: datetime,
+        reason: str | None = None,
+        title: str | None = None,
+    ) -> bool:
+        fields: Document = {
+            "available": available,
+            "reason": None if available else reason,
+            "checked_at": now,
+        }
+        if title is not None:
+            fields["title"] = title
+        with translated("recording a channel's availability"):
+            before = await self._c.find_one_and_update(
+                {"_id": channel_id},
+                {"$set": fields},
+                upsert=True,
+                return_document=ReturnDocument.BEFORE,
+            )
+        return before is None or bool(before.get("available")) != available
+
+    async def unavailable(self) -> frozenset[int]:
+        with translated("reading unavailable channels"):
+            docs = await self._c.find({"available": False}, projection={"_id": True}).to_list()
+        return frozenset(int(doc["_id"]) for doc in docs)
+
+    async def channels(self) -> list[ChannelInfo]:
+        with translated("reading channels"):
+            docs = await self._c.find({}).sort("_id", ASCENDING).to_list()
+        return [
+            ChannelInfo(
+                channel_id=int(doc["_id"]),
+                available=bool(doc["available"]),
+                title=doc.get("title"),
+                reason=doc.get("reason"),
+                checked_at=doc.get("checked_at"),
+            )
+            for doc in docs
+        ]
+
+
+class MongoServiceState:
+    """Collection ``service_state``: one document per piece of shared state, changed only
+    by single-document atomic operations so that racing workers agree."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def quota_gate(self) -> QuotaGate:
+        with translated("reading the quota gate"):
+            doc = await self._c.find_one({"_id": GATE_ID})
+        if doc is None:
+            return QuotaGate()
+        return QuotaGate(
+            state=GateState(doc["state"]),
+            since=doc.get("since"),
+            code=doc.get("code"),
+            reason=doc.get("reason", ""),
+            probe_at=doc.get("probe_at"),
+        )
+
+    async def set_quota_gate(self, gate: QuotaGate) -> None:
+        doc = {
+            "state": str(gate.state),
+            "since": gate.since,
+            "code": gate.code,
+            "reason": gate.reason,
+            "probe_at": gate.probe_at,
+        }
+        with translated("writing the quota gate"):
+            await self._c.replace_one({"_id": GATE_ID}, doc, upsert=True)
+
+    async def take_notification_slot(
+        self, kind: NotificationKind, now: datetime, sent_before: datetime
+    ) -> SlotTaken:
+        slot_id = f"notify:{kind}"
+        with translated("taking a notification slot"):
+            for _ in range(5):  # each round ends unless another process changed the slot
+                before = await self._c.find_one_and_update(
+                    {"_id": slot_id, "last_sent": {"$lte": sent_before}},
+                    {"$set": {"last_sent": now, "suppressed": 0}},
+                    return_document=ReturnDocument.BEFORE,
+                )
+                if before is not None:
+                    return SlotTaken(True, int(before.get("suppressed", 0)))
+                try:
+                    await self._c.insert_one({"_id": slot_id, "last_sent": now, "suppressed": 0})
+                    return SlotTaken(True, 0)
+                except DuplicateKeyError:
+                    pass
+                counted = await self._c.update_one(
+                    {"_id": slot_id, "last_sent": {"$gt": sent_before}},
+                    {"$inc": {"suppressed": 1}},
+                )
+                if counted.matched_count:
+                    return SlotTaken(False, 0)
+        return SlotTaken(False, 0)
+
+    async def learned_limit(self) -> float | None:
+        with translated("reading the learned limit"):
+            doc = await self._c.find_one({"_id": LIMIT_ID})
+        return None if doc is None else float(doc["value"])
+
+    async def set_learned_limit(self, limit: float) -> None:
+        with translated("writing the learned limit"):
+            await self._c.replace_one({"_id": LIMIT_ID}, {"value": float(limit)}, upsert=True)
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        lease_id = f"lease:{name}"
+        with translated("taking a named lease"):
+            try:
+                # Matches when free, expired or ours; otherwise the upsert's insert collides.
+                await self._c.find_one_and_update(
+                    {"_id": lease_id, "$or": [{"owner": owner}, {"until": {"$lte": now}}]},
+                    {"$set": {"owner": owner, "until": now + ttl}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                return False
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        with translated("releasing a named lease"):
+            await self._c.delete_one({"_id": f"lease:{name}", "owner": owner})

@@ -1,0 +1,88 @@
+"""Rows of the SQLite ``incoming_messages`` table, both ways (same fields as the Mongo
+documents; the last error is flattened into ``error_*`` columns, the result is JSON)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
+from domain.failures import FailureKind
+from domain.message import ErrorInfo, IncomingMessage
+from domain.status import MessageStatus
+
+COLUMNS = (
+    "channel_id",
+    "message_id",
+    "text",
+    "received_at",
+    "posted_at",
+    "processing_status",
+    "retry_count",
+    "retry_after",
+    "lease_owner",
+    "lease_until",
+    "error_kind",
+    "error_code",
+    "error_message",
+    "error_at",
+    "result",
+    "updated_at",
+    "done_at",
+    "from_cache",
+)
+# What save() writes: everything but the identity, the text and the arrival times.
+STATE_COLUMNS = COLUMNS[5:]
+
+
+def to_row(message: IncomingMessage) -> dict[str, Any]:
+    error = message.last_error
+    return {
+        "channel_id": message.channel_id,
+        "message_id": message.message_id,
+        "text": message.text,
+        "received_at": fmt(message.received_at),
+        "posted_at": fmt_opt(message.posted_at),
+        "processing_status": str(message.status),
+        "retry_count": message.retry_count or None,
+        "retry_after": fmt_opt(message.retry_after),
+        "lease_owner": message.lease_owner,
+        "lease_until": fmt_opt(message.lease_until),
+        "error_kind": None if error is None else str(error.kind),
+        "error_code": None if error is None else error.code,
+        "error_message": None if error is None else error.message,
+        "error_at": None if error is None else fmt(error.at),
+        "result": None if message.result is None else json.dumps(message.result),
+        "updated_at": fmt_opt(message.updated_at),
+        "done_at": fmt_opt(message.done_at),
+        "from_cache": int(message.from_cache),
+    }
+
+
+def from_row(row: sqlite3.Row) -> IncomingMessage:
+    error = None
+    if row["error_kind"] is not None:
+        at = parse_opt(row["error_at"])
+        assert at is not None
+        kind = FailureKind(row["error_kind"])
+        error = ErrorInfo(kind, row["error_code"], row["error_message"], at)
+    received_at = parse_opt(row["received_at"])
+    assert received_at is not None
+    return IncomingMessage(
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        text=row["text"],
+        received_at=received_at,
+        posted_at=parse_opt(row["posted_at"]),
+        status=MessageStatus(row["processing_status"]),
+        retry_count=row["retry_count"] or 0,
+        retry_after=parse_opt(row["retry_after"]),
+        lease_owner=row["lease_owner"],
+        lease_until=parse_opt(row["lease_until"]),
+        last_error=error,
+        result=None if row["result"] is None else json.loads(row["result"]),
+        updated_at=parse_opt(row["updated_at"]),
+        done_at=parse_opt(row["done_at"]),
+        from_cache=bool(row["from_cache"]),
+    )

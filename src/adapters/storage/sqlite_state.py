@@ -1,0 +1,190 @@
+"""The parse cache, the channel registry and the shared service state in SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.storage.sqlite_db import SQLiteDatabase, fmt, fmt_opt, immediate, parse_opt
+from application.ports.storage import ChannelInfo, SlotTaken
+from domain.failures import NotificationKind
+from domain.gate import GateState, QuotaGate
+
+GATE = "quota_gate"
+LIMIT = "learned_limit"
+
+
+class SQLiteParseCache:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def get(self, fingerprint: str) -> dict[str, Any] | None:
+        def work(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                "SELECT result FROM parse_cache WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+            return None if row is None else json.loads(row[0])
+
+        return await self._db.run(work, "reading the parse cache")
+
+    async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None:
+        args = (fingerprint, json.dumps(result), fmt(now))
+
+        def work(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute("INSERT OR REPLACE INTO parse_cache VALUES (?, ?, ?)", args)
+
+        await self._db.run(work, "writing the parse cache")
+
+
+class SQLiteChannelRegistry:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def set_availability(
+        self,
+        channel_id: int,
+        available: bool,
+        now: datetime,
+        reason: str | None = None,
+        title: str | None = None,
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            with immediate(conn):
+                before = conn.execute(
+                    "SELECT available FROM channels WHERE channel_id = ?", (channel_id,)
+                ).fetchone()
+                conn.execute(
+                    "INSERT INTO channels VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
+                    "UPDATE SET available = excluded.available, "
+                    "title = COALESCE(excluded.title, title), reason = excluded.reason, "
+                    "checked_at = excluded.checked_at",
+                    (channel_id, int(available), title, None if available else reason, fmt(now)),
+                )
+            return before is None or bool(before[0]) != available
+
+        return await self._db.run(work, "recording a channel's availability")
+
+    async def unavailable(self) -> frozenset[int]:
+        def work(conn: sqlite3.Connection) -> frozenset[int]:
+            rows = conn.execute("SELECT channel_id FROM channels WHERE available = 0")
+            return frozenset(row[0] for row in rows)
+
+        return await self._db.run(work, "reading unavailable channels")
+
+    async def channels(self) -> list[ChannelInfo]:
+        def work(conn: sqlite3.Connection) -> list[ChannelInfo]:
+            rows = conn.execute("SELECT * FROM channels ORDER BY channel_id").fetchall()
+            return [
+                ChannelInfo(
+                    row["channel_id"],
+                    bool(row["available"]),
+                    row["title"],
+                    row["reason"],
+                    parse_opt(row["checked_at"]),
+                )
+                for row in rows
+            ]
+
+        return await self._db.run(work, "reading channels")
+
+
+class SQLiteServiceState:
+    """Every read-modify-write runs in one ``BEGIN IMMEDIATE`` transaction, so that
+    processes sharing the file agree (one of them wins a notification slot)."""
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def _get(self, name: str) -> Any:
+        def work(conn: sqlite3.Connection) -> Any:
+            row = conn.execute("SELECT value FROM service_state WHERE name = ?", (name,)).fetchone()
+            return None if row is None else json.loads(row[0])
+
+        return await self._db.run(work, f"reading {name}")
+
+    async def _put(self, name: str, value: Any) -> None:
+        args = (name, json.dumps(value))
+
+        def work(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute("INSERT OR REPLACE INTO service_state VALUES (?, ?)", args)
+
+        await self._db.run(work, f"writing {name}")
+
+    async def quota_gate(self) -> QuotaGate:
+        doc = await self._get(GATE)
+        if doc is None:
+            return QuotaGate()
+        return QuotaGate(
+            GateState(doc["state"]),
+            parse_opt(doc["since"]),
+            doc["code"],
+            doc["reason"],
+            parse_opt(doc["probe_at"]),
+        )
+
+    async def set_quota_gate(self, gate: QuotaGate) -> None:
+        doc = {
+            "state": str(gate.state),
+            "since": fmt_opt(gate.since),
+            "code": gate.code,
+            "reason": gate.reason,
+            "probe_at": fmt_opt(gate.probe_at),
+        }
+        await self._put(GATE, doc)
+
+    async def take_notification_slot(
+        self, kind: NotificationKind, now: datetime, sent_before: datetime
+    ) -> SlotTaken:
+        def work(conn: sqlite3.Connection) -> SlotTaken:
+            with immediate(conn):
+                row = conn.execute(
+                    "SELECT last_sent, suppressed FROM notification_slots WHERE kind = ?",
+                    (str(kind),),
+                ).fetchone()
+                if row is None or row[0] <= fmt(sent_before):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO notification_slots VALUES (?, ?, 0)",
+                        (str(kind), fmt(now)),
+                    )
+                    return SlotTaken(True, 0 if row is None else int(row[1]))
+                conn.execute(
+                    "UPDATE notification_slots SET suppressed = suppressed + 1 WHERE kind = ?",
+                    (str(kind),),
+                )
+                return SlotTaken(False, 0)
+
+        return await self._db.run(work, "taking a notification slot")
+
+    async def learned_limit(self) -> float | None:
+        value = await self._get(LIMIT)
+        return None if value is None else float(value)
+
+    async def set_learned_limit(self, limit: float) -> None:
+        await self._put(LIMIT, float(limit))
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            with immediate(conn):
+                row = conn.execute(
+                    "SELECT owner, until FROM named_leases WHERE name = ?", (name,)
+                ).fetchone()
+                if row is not None and row[0] != owner and row[1] > fmt(now):
+                    return False
+                conn.execute(
+                    "INSERT OR REPLACE INTO named_leases VALUES (?, ?, ?)",
+                    (name, owner, fmt(now + ttl)),
+                )
+                return True
+
+        return await self._db.run(work, "taking a named lease")
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute("DELETE FROM named_leases WHERE name = ? AND owner = ?", (name, owner))
+
+        await self._db.run(work, "releasing a named lease")
