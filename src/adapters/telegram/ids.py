@@ -1,0 +1,42 @@
+"""Channel ids in the one form we store: Telethon's marked form (see the package docstring)."""
+
+from __future__ import annotations
+
+CHANNEL_MARK = 1_000_000_000_000  # -100… ids: -(CHANNEL_MARK + bare id)
+
+CHANNEL_TYPES = frozenset(
+    {"public_channel", "private_channel", "public_supergroup", "private_supergroup"}
+)
+GROUP_TYPES = frozenset({"private_group"})
+
+
+def mark_channel(bare_id: int) -> int:
+    """1234567890 -> -1001234567890 (an id already marked is returned as it is)."""
+    if bare_id < 0:
+        return bare_id
+    return -(CHANNEL_MARK + bare_id)
+
+
+def mark_chat(bare_id: int, chat_type: str) -> int:
+    """The marked id of an exported chat, from its bare ``id`` and its ``type``."""
+    if chat_type in CHANNEL_TYPES:
+        return mark_channel(bare_id)
+    if chat_type in GROUP_TYPES:
+        return -abs(bare_id)
+    return bare_id  # personal_chat, bot_chat, saved_messages: a user id
+
+
+def parse_from_id(value: object) -> tuple[str, int] | None:
+    """``"channel123"`` -> ("channel", 123), ``"user5"`` -> ("user", 5); an old export's bare
+    number -> ("", n); anything else -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return "", value
+    if not isinstance(value, str):
+        return None
+    kind = value.rstrip("0123456789")
+    digits = value[len(kind) :]
+    if not digits:
+        return None
+    return kind, int(digits)
