@@ -65,5 +65,11 @@ class QuotaGate:
         since = self.since if self.state is state and self.since is not None else now
         return QuotaGate(state, since, failure.code, failure.message, probe_at)
 
+    def probe_later(self, now: datetime, probe_every: timedelta) -> QuotaGate:
+        """An inconclusive probe (a network error, a rate limit): look again later."""
+        if self.state is not GateState.QUOTA_EXHAUSTED:
+            return self
+        return attrs.evolve(self, probe_at=require_aware(now, "now") + probe_every)
+
     def reopen(self) -> QuotaGate:
         return QuotaGate()

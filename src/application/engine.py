@@ -1,0 +1,271 @@
+"""The worker: claims due messages and parses them concurrently under the adaptive
+limiter; wakes at once on local posts, on a timer at the earliest retry_after, and
+at a short poll interval for posts stored by other processes; probes the quota
+while the gate is closed; recovers stuck messages; rides out storage outages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import attrs
+
+from application import notifications
+from application.config import EngineConfig
+from application.errors import StorageError
+from application.limiter import AdaptiveLimiter
+from application.ports.clock import Clock
+from application.ports.metrics import Metrics
+from application.ports.storage import MessageRepository, ServiceState
+from application.use_cases.claim_message import ClaimMessage
+from application.use_cases.notify_admins import NotifyAdmins
+from application.use_cases.probe_quota import ProbeQuota, ProbeResult
+from application.use_cases.process_message import Processed, ProcessMessage
+from application.use_cases.recover_stuck import RecoverStuck
+from domain.failures import NotificationKind
+from domain.gate import QuotaGate
+from domain.message import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class EngineCounters:
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    from_cache: int = 0
+    lease_lost: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        claim: ClaimMessage,
+        process: ProcessMessage,
+        recover: RecoverStuck,
+        probe: ProbeQuota,
+        messages: MessageRepository,
+        state: ServiceState,
+        limiter: AdaptiveLimiter,
+        notify: NotifyAdmins,
+        clock: Clock,
+        metrics: Metrics,
+        config: EngineConfig,
+        owner: str,
+    ) -> None:
+        self._claim = claim
+        self._process = process
+        self._recover = recover
+        self._probe = probe
+        self._messages = messages
+        self._state = state
+        self._limiter = limiter
+        self._notify = notify
+        self._clock = clock
+        self._metrics = metrics
+        self._config = config
+        self._owner = owner
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._storage_down_since: float | None = None
+        self._storage_delay = 0.5
+        self.counters = EngineCounters()
+
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def wake(self) -> None:
+        """A post was stored: look for work now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming; run() returns after in-flight calls end (within the grace time)."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Work until stop(), or (until_idle) until nothing is due and nothing in flight."""
+        stuck_checker = asyncio.create_task(self._check_stuck_periodically())
+        try:
+            await self._guard(self._recover())  # due retries and stuck messages, at start
+            await self._loop(until_idle)
+        finally:
+            stuck_checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stuck_checker
+            await self._drain()
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def _loop(self, until_idle: bool) -> None:
+        while not self._stopping.is_set():
+            await self._limiter.acquire()
+            if self._stopping.is_set():
+                await self._limiter.release()
+                break
+            try:
+                claimed = await self._claim(self._owner)
+            except StorageError as exc:
+                await self._limiter.release()
+                await self._storage_failed(exc)
+                continue
+            self._storage_ok()
+            if claimed.message is None:
+                await self._limiter.release()
+                if until_idle and not self._tasks:
+                    # Nothing claimable and nothing running: one more look after any
+                    # stuck recovery, then stop.
+                    if not claimed.gate.is_open or not await self._guard(self._recover()):
+                        return
+                    continue
+                await self._idle(claimed.gate, until_idle)
+                continue
+            self.counters.claimed += 1
+            task = asyncio.create_task(self._handle(claimed.message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _idle(self, gate: QuotaGate, until_idle: bool) -> None:
+        """Wait for a wake-up, the next due retry, the probe time or the poll interval."""
+        if until_idle and self._tasks:
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            return
+        now = self._clock.now()
+        timeout = self._config.poll_interval.total_seconds()
+        if not gate.is_open:
+            if gate.probe_due(now):
+                result = await self._guard(self._probe())
+                if result is ProbeResult.REOPENED:
+                    return
+            elif gate.probe_at is not None:
+                timeout = min(timeout, (gate.probe_at - now).total_seconds())
+        else:
+            next_retry = await self._guard(self._messages.next_retry_at())
+            if next_retry is not None:
+                timeout = min(timeout, (next_retry - now).total_seconds())
+        await self._wait(max(timeout, 0.0))
+
+    async def _wait(self, seconds: float) -> None:
+        waking = asyncio.ensure_future(self._wake.wait())
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait({waking, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waking.cancel()
+            sleeping.cancel()
+            self._wake.clear()
+
+    # -- one message ----------------------------------------------------------------
+
+    async def _handle(self, message: IncomingMessage) -> None:
+        result: Processed | None = None
+        try:
+            result = await self._process(message, self._owner)
+        except asyncio.CancelledError:
+            await self._release(message)
+            raise
+        except StorageError as exc:
+            log.error("message %s: storage failed while saving: %s", message.key, exc)
+        except Exception:  # a bug must not stop the service; the lease brings it back
+            log.exception("message %s: unexpected error while processing", message.key)
+        finally:
+            await self._after_call(result)
+
+    async def _after_call(self, result: Processed | None) -> None:
+        called_llm = result is not None and not result.from_cache
+        if called_llm:
+            assert result is not None
+            refused = result.failure is not None and result.failure.effect.concurrency_signal
+            if await self._limiter.record(refused=refused):
+                log.info("concurrency limit now %d", self._limiter.limit.permits)
+                await self._guard(self._state.set_learned_limit(self._limiter.limit.limit))
+        await self._limiter.release()
+        self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
+        if result is not None:
+            self._count(result)
+            self._wake.set()  # a retry may now be the earliest; the loop recomputes
+
+    def _count(self, result: Processed) -> None:
+        if not result.saved:
+            self.counters.lease_lost += 1
+        elif result.failure is None:
+            self.counters.done += 1
+            self.counters.from_cache += int(result.from_cache)
+        elif result.retry is not None:
+            self.counters.retried += 1
+        else:
+            self.counters.failed += 1
+
+    async def _release(self, message: IncomingMessage) -> None:
+        """Shutdown: give an unfinished message back so that it is not held for a lease."""
+        try:
+            message.release(self._owner, self._clock.now())
+            await self._messages.save(message, self._owner)
+        except Exception as exc:  # it will come back when its lease expires
+            log.warning("message %s: could not release it: %s", message.key, exc)
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        grace = self._config.shutdown_grace.total_seconds()
+        log.info("waiting up to %.0f s for %d call(s) in flight", grace, len(self._tasks))
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            log.warning("released %d message(s) unfinished at shutdown", len(pending))
+
+    # -- periodic work and storage trouble --------------------------------------------
+
+    async def _check_stuck_periodically(self) -> None:
+        every = self._config.stuck_check_interval.total_seconds()
+        while True:
+            await self._clock.sleep(every)
+            if await self._guard(self._recover()):
+                self.wake()
+
+    async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a storage call whose failure must not stop the loop; None on failure."""
+        try:
+            result = await coro
+        except StorageError as exc:
+            await self._storage_failed(exc)
+            return None
+        self._storage_ok()
+        return result
+
+    async def _storage_failed(self, exc: StorageError) -> None:
+        if self._storage_down_since is None:
+            self._storage_down_since = self._clock.now().timestamp()
+            self._storage_delay = 0.5
+            log.error("storage unavailable: %s; retrying", exc)
+            self._metrics.set_storage_up(False)
+            now = self._clock.now()
+            detail = str(exc)
+            await self._notify(
+                NotificationKind.STORAGE_OUTAGE,
+                lambda: notifications.storage_outage(now, detail),
+            )
+        await self._wait(self._storage_delay)
+        self._storage_delay = min(
+            self._storage_delay * 2, self._config.storage_retry_max.total_seconds()
+        )
+
+    def _storage_ok(self) -> None:
+        if self._storage_down_since is not None:
+            down = self._clock.now().timestamp() - self._storage_down_since
+            log.warning("storage available again after %.1f s", down)
+            self._storage_down_since = None
+            self._metrics.set_storage_up(True)

@@ -1,0 +1,173 @@
+"""Parse one claimed message and move it on: DONE, or RETRY/ERROR as its failure says."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from application import notifications
+from application.config import EngineConfig
+from application.errors import StorageError
+from application.fingerprint import parse_fingerprint
+from application.ports.clock import Clock
+from application.ports.llm import LLMParser, ParseOutcome, ParseRequest, ParseSuccess
+from application.ports.metrics import Metrics
+from application.ports.storage import MessageRepository, ParseCache, ServiceState
+from application.use_cases.notify_admins import NotifyAdmins
+from domain.failures import GateAction, LLMFailure, NotificationKind
+from domain.gate import GateState
+from domain.message import IncomingMessage, RetryScheduled
+from domain.status import MessageStatus
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Processed:
+    status: MessageStatus
+    failure: LLMFailure | None = None
+    retry: RetryScheduled | None = None
+    from_cache: bool = False
+    saved: bool = True  # False: the lease was lost meanwhile and nothing was written
+
+
+class ProcessMessage:
+    def __init__(
+        self,
+        messages: MessageRepository,
+        cache: ParseCache,
+        parser: LLMParser,
+        state: ServiceState,
+        notify: NotifyAdmins,
+        clock: Clock,
+        metrics: Metrics,
+        config: EngineConfig,
+        jitter_source: Callable[[], float] = random.random,
+    ) -> None:
+        self._messages = messages
+        self._cache = cache
+        self._parser = parser
+        self._state = state
+        self._notify = notify
+        self._clock = clock
+        self._metrics = metrics
+        self._config = config
+        self._jitter_source = jitter_source
+
+    async def __call__(self, message: IncomingMessage, owner: str) -> Processed:
+        fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
+        cached = await self._cache.get(fingerprint)
+        if cached is not None:
+            message.succeed(owner, cached, self._clock.now(), from_cache=True)
+            saved = await self._save(message, owner)
+            self._metrics.message_finished(str(MessageStatus.DONE), from_cache=True)
+            return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
+
+        outcome = await self._call_llm(message, owner)
+        now = self._clock.now()
+        if isinstance(outcome, ParseSuccess):
+            message.succeed(owner, outcome.data, now)
+            saved = await self._save(message, owner)
+            await self._remember(fingerprint, outcome.data)
+            self._metrics.message_finished(str(MessageStatus.DONE))
+            return Processed(MessageStatus.DONE, saved=saved)
+
+        u = self._jitter_source() if self._config.backoff.jitter else None
+        retry = message.apply_failure(owner, outcome, self._config.backoff, now, u)
+        saved = await self._save(message, owner)
+        self._metrics.message_finished(str(message.status))
+        log.info(
+            "message %s: %s (code %s) -> %s%s",
+            message.key,
+            outcome.kind,
+            outcome.code,
+            message.status,
+            f", attempt {retry.attempt} in {retry.delay.total_seconds():.0f} s" if retry else "",
+        )
+        await self._after_failure(outcome, retry, now)
+        return Processed(message.status, outcome, retry, saved=saved)
+
+    async def _call_llm(self, message: IncomingMessage, owner: str) -> ParseOutcome:
+        """The call, with the message's lease renewed while it runs."""
+        started = self._clock.now()
+        renewing = asyncio.create_task(self._renew_lease(message, owner))
+        try:
+            outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+        finally:
+            renewing.cancel()
+        seconds = (self._clock.now() - started).total_seconds()
+        if isinstance(outcome, ParseSuccess):
+            self._metrics.llm_call("success", None, seconds)
+        else:
+            self._metrics.llm_call(str(outcome.kind), outcome.code, seconds)
+        return outcome
+
+    async def _renew_lease(self, message: IncomingMessage, owner: str) -> None:
+        every = self._config.lease.total_seconds() / 3
+        while True:
+            await self._clock.sleep(every)
+            try:
+                until = self._clock.now() + self._config.lease
+                if not await self._messages.renew_lease(message.key, owner, until):
+                    log.warning("message %s: lease lost while parsing", message.key)
+                    return
+            except StorageError as exc:
+                log.warning("message %s: could not renew the lease: %s", message.key, exc)
+
+    async def _save(self, message: IncomingMessage, owner: str) -> bool:
+        """Save, riding out a short storage outage; re-raises when it lasts too long
+        (the message is then found again when its lease expires)."""
+        delay, waited = 0.5, 0.0
+        limit = self._config.storage_retry_max.total_seconds()
+        while True:
+            try:
+                saved = await self._messages.save(message, owner)
+            except StorageError:
+                if waited >= limit:
+                    raise
+                await self._clock.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 8.0)
+                continue
+            if not saved:
+                log.warning("message %s: lease lost; the outcome was not saved", message.key)
+            return saved
+
+    async def _remember(self, fingerprint: str, result: dict[str, Any]) -> None:
+        try:
+            await self._cache.put(fingerprint, result, self._clock.now())
+        except StorageError as exc:  # the cache is an optimisation; never fail for it
+            log.warning("could not store a parse result in the cache: %s", exc)
+
+    async def _after_failure(
+        self, failure: LLMFailure, retry: RetryScheduled | None, now: datetime
+    ) -> None:
+        effect = failure.effect
+        already_misconfigured = False
+        if effect.gate is not GateAction.NONE:
+            gate = await self._state.quota_gate()
+            already_misconfigured = gate.state is GateState.MISCONFIGURED
+            closed = gate.close(failure, now, self._config.quota_probe_interval)
+            if closed != gate:
+                await self._state.set_quota_gate(closed)
+                self._metrics.set_gate(str(closed.state))
+
+        if effect.notify is NotificationKind.QUOTA_EXHAUSTED:
+            await self._notify(effect.notify, lambda: notifications.quota_exhausted(now))
+        elif effect.notify is NotificationKind.RATE_LIMITED and retry is not None:
+            await self._notify(
+                effect.notify,
+                lambda: notifications.rate_limited(now, retry.attempt, retry.delay),
+            )
+        elif effect.notify is NotificationKind.MISCONFIGURED and not already_misconfigured:
+            # Told once until fixed: while the gate stays closed for this, no more.
+            await self._notify(
+                effect.notify,
+                lambda: notifications.misconfigured(now, failure.code, failure.message),
+            )

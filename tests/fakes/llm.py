@@ -1,0 +1,83 @@
+"""A scripted LLM parser: outcomes by text or from a queue, every call recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from domain.failures import FailureKind, LLMFailure
+
+
+def default_result(text: str) -> dict[str, Any]:
+    return {"summary": text[:60], "length": len(text)}
+
+
+class FakeParser:
+    """Answers ``ParseSuccess(default_result(text))`` unless told otherwise.
+
+    - ``script(*outcomes)`` queues outcomes for the next calls, in order;
+    - ``fail_when(predicate, failure)`` fails every call whose text matches;
+    - ``gate`` (an asyncio.Event), when set up, makes calls wait until it is set,
+      so a test can hold calls in flight.
+    """
+
+    def __init__(self, provider: str = "fake", fingerprint: str = "fake-v1") -> None:
+        self._provider = provider
+        self._fingerprint = fingerprint
+        self.queue: deque[ParseOutcome] = deque()
+        self.rules: list[tuple[Callable[[str], bool], ParseOutcome]] = []
+        self.calls: list[ParseRequest] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.gate: asyncio.Event | None = None
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def script(self, *outcomes: ParseOutcome) -> None:
+        self.queue.extend(outcomes)
+
+    def fail_when(self, predicate: Callable[[str], bool], failure: ParseOutcome) -> None:
+        self.rules.append((predicate, failure))
+
+    def texts(self) -> list[str]:
+        return [call.text for call in self.calls]
+
+    async def parse(self, request: ParseRequest) -> ParseOutcome:
+        self.calls.append(request)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            else:
+                await asyncio.sleep(0)
+            if self.queue:
+                return self.queue.popleft()
+            for predicate, outcome in self.rules:
+                if predicate(request.text):
+                    return outcome
+            return ParseSuccess(default_result(request.text))
+        finally:
+            self.in_flight -= 1
+
+
+def concurrency_error() -> LLMFailure:
+    return LLMFailure(
+        FailureKind.CONCURRENCY_LIMITED,
+        "1302",
+        "High concurrency usage of this API, please reduce concurrency or contact "
+        "customer service to increase limits",
+    )
+
+
+def quota_error() -> LLMFailure:
+    return LLMFailure(FailureKind.QUOTA_EXHAUSTED, "1113", "Insufficient balance")
