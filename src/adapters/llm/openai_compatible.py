@@ -1,0 +1,185 @@
+"""``OpenAICompatibleParser``: the ``LLMParser`` port on the official ``openai`` SDK."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import openai
+
+from adapters.llm.classifier import classify_status, error_object
+from adapters.llm.logs import log_failure
+from adapters.llm.prompting import (
+    PromptSpec,
+    check_output,
+    load_prompt_spec,
+    repair_message,
+    user_message,
+)
+from adapters.llm.providers import ProviderConfig, resolve_provider
+from adapters.llm.redact import redact
+from adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
+from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from domain.failures import FailureKind, LLMFailure
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OpenAICompatibleParser:
+    """Parses a post with one chat completion (two when the first answer must be repaired)."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        spec: PromptSpec,
+        *,
+        timeout: float = 60.0,
+        max_post_chars: int = 20_000,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._config = config
+        self._spec = spec
+        self._timeout = timeout
+        self._max_post_chars = max_post_chars
+        self._now = now
+        # We own retries (backoff per message, SPEC.md): the SDK's own are off.
+        self._client = openai.AsyncOpenAI(
+            api_key=config.api_key,
+            base_url=config.base_url,
+            timeout=timeout,
+            max_retries=0,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, now: Callable[[], datetime] = _utc_now
+    ) -> OpenAICompatibleParser:
+        """Build from ``bootstrap.settings.Settings`` (duck-typed: adapters do not import it)."""
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        config = resolve_provider(
+            settings.llm_provider, settings.llm_base_url, settings.llm_model, key
+        )
+        spec = load_prompt_spec(settings.llm_prompt_file, settings.llm_schema_file)
+        return cls(
+            config,
+            spec,
+            timeout=settings.llm_timeout,
+            max_post_chars=settings.llm_max_post_chars,
+            now=now,
+        )
+
+    @property
+    def provider(self) -> str:
+        return self._config.name
+
+    @property
+    def model(self) -> str:
+        return self._config.model
+
+    @property
+    def fingerprint(self) -> str:
+        return self._spec.fingerprint(self._config.model)
+
+    async def parse(self, request: ParseRequest) -> ParseOutcome:
+        messages: list[Message] = [
+            {"role": "system", "content": self._spec.system_message},
+            {"role": "user", "content": user_message(request.text, self._max_post_chars)},
+        ]
+        problem = ""
+        for attempt in (1, 2):
+            reply = await self._complete(messages, request)
+            if isinstance(reply, LLMFailure):
+                return reply
+            checked = check_output(reply, self._spec.schema)
+            if isinstance(checked, dict):
+                return ParseSuccess(checked)
+            problem = checked
+            if attempt == 1:
+                logger.info(
+                    "LLM answer for message %s (provider: %s) refused: %s. Asking once more.",
+                    request.message_ref or "-",
+                    self.provider,
+                    problem,
+                )
+                messages += [
+                    {"role": "assistant", "content": reply or ""},
+                    {"role": "user", "content": repair_message(problem)},
+                ]
+        failure = LLMFailure(
+            FailureKind.REJECTED, "invalid_output", f"invalid output after one repair: {problem}"
+        )
+        log_failure(logger, failure, request.message_ref, self.provider, failure.message)
+        return failure
+
+    async def _complete(
+        self, messages: list[Message], request: ParseRequest
+    ) -> str | LLMFailure | None:
+        """The answer's text, or the classified failure (already logged)."""
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
+                model=self._config.model,
+                messages=messages,
+                response_format={"type": "json_object"},
+                temperature=0.1,
+            )
+            body: Any = json.loads(raw.text)
+        except openai.OpenAIError as exc:
+            failure = failure_from_sdk_error(exc, self._now(), self._timeout)
+            return self._failed(failure, sdk_error_text(exc), request)
+        except Exception as exc:  # a body that is not JSON, or anything else: never raise
+            failure = LLMFailure(
+                FailureKind.TRANSIENT, "invalid_response", f"{type(exc).__name__}: {exc}"
+            )
+            return self._failed(failure, failure.message, request)
+        if not _has_choices(body) and error_object(body) is not None:
+            # An error object in an HTTP 200 (Z.AI's 1305 was seen so) is no completion.
+            failure = classify_status(raw.status_code, body, dict(raw.headers), self._now())
+            return self._failed(failure, f"Error code: {raw.status_code} - {body}", request)
+        return _content(body)
+
+    def _failed(self, failure: LLMFailure, error_text: str, request: ParseRequest) -> LLMFailure:
+        key = self._config.api_key
+        safe = LLMFailure(
+            failure.kind, failure.code, redact(failure.message, key), failure.retry_at
+        )
+        log_failure(logger, safe, request.message_ref, self.provider, redact(error_text, key))
+        return safe
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> OpenAICompatibleParser:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _has_choices(body: Any) -> bool:
+    return (
+        isinstance(body, dict) and isinstance(body.get("choices"), list) and bool(body["choices"])
+    )
+
+
+def _content(body: Any) -> str | None:
+    """The first choice's text; None when the reply carries none (asked for again)."""
+    try:
+        content = body["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
