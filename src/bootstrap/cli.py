@@ -24,6 +24,7 @@ def _root(
 
 # Each module registers its commands on `app` when imported.
 from bootstrap.commands import demo as _demo  # noqa: E402, F401
+from bootstrap.commands import importer as _importer  # noqa: E402, F401
 
 
 def main() -> None:
