@@ -1,0 +1,1 @@
+"""Abstract contract suites, one per port family, run against every implementation."""

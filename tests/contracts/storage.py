@@ -1,0 +1,412 @@
+"""The storage ports' contract: every implementation (in-memory, SQLite, MongoDB) passes it.
+
+A subclass provides the ``stores`` fixture (a ``bootstrap.storage.Stores`` on an empty
+store). Time is passed in as fixed aware datetimes; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from application.ports.storage import IngestOutcome, MessageRepository, NewPost, SlotTaken
+from bootstrap.storage import Stores
+from domain.backoff import BackoffPolicy
+from domain.failures import FailureKind, LLMFailure, NotificationKind
+from domain.gate import GateState, QuotaGate
+from domain.message import IncomingMessage, MessageKey
+from domain.status import MessageStatus
+
+T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
+LEASE = timedelta(seconds=180)
+POLICY = BackoffPolicy()
+CONCURRENCY = LLMFailure(FailureKind.CONCURRENCY_LIMITED, "1302", "High concurrency usage")
+QUOTA = LLMFailure(FailureKind.QUOTA_EXHAUSTED, "insufficient_quota", "no balance")
+REJECTED = LLMFailure(FailureKind.REJECTED, "400", "refused")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def post(channel: int, message: int, text: str = "hello") -> NewPost:
+    return NewPost(channel, message, text, posted_at=at(-60))
+
+
+async def claimed(
+    repo: MessageRepository, channel: int, message: int, now: datetime, owner: str = "w1"
+) -> IncomingMessage:
+    """Store a post and claim it (the store must hold no older due message)."""
+    await repo.add(post(channel, message), now)
+    got = await repo.claim_next(owner, now, LEASE)
+    assert got is not None and got.key == MessageKey(channel, message)
+    return got
+
+
+async def in_retry(
+    repo: MessageRepository, channel: int, message: int, now: datetime, attempts: int = 1
+) -> IncomingMessage:
+    """A message in RETRY after *attempts* failed attempts; its retry_after is in the future."""
+    msg = await claimed(repo, channel, message, now)
+    for attempt in range(attempts):
+        if attempt:
+            msg.status = MessageStatus.RETRY  # not persisted: only to claim again in memory
+            msg.claim("w1", msg.retry_after or now, LEASE)
+            msg.retry_after = None
+        msg.schedule_retry("w1", CONCURRENCY, POLICY, now)
+    assert await repo.save(msg, "w1")
+    return msg
+
+
+async def in_state(
+    repo: MessageRepository, channel: int, message: int, now: datetime, failure: LLMFailure | None
+) -> IncomingMessage:
+    """A message DONE (failure None) or ERROR (failure given)."""
+    msg = await claimed(repo, channel, message, now)
+    if failure is None:
+        msg.succeed("w1", {"title": "x"}, now)
+    else:
+        msg.fail("w1", failure, now)
+    assert await repo.save(msg, "w1")
+    return msg
+
+
+class StorageContract:
+    """Subclasses provide ``stores``."""
+
+    @pytest.fixture
+    def stores(self) -> Stores:
+        raise NotImplementedError
+
+    # -- ingestion -----------------------------------------------------------
+
+    async def test_add_is_idempotent_and_get_reads_it_back(self, stores: Stores) -> None:
+        repo = stores.messages
+        assert await repo.add(post(1, 10), T0) is IngestOutcome.STORED
+        assert await repo.add(post(1, 10), at(5)) is IngestOutcome.UNCHANGED
+        got = await repo.get(MessageKey(1, 10))
+        assert got is not None
+        assert (got.text, got.status, got.retry_count) == ("hello", MessageStatus.PENDING, 0)
+        assert got.received_at == T0 and got.posted_at == at(-60)
+        assert got.retry_after is None and got.lease_owner is None and got.last_error is None
+        assert await repo.get(MessageKey(1, 11)) is None
+        assert (await repo.stats()).total == 1
+
+    async def test_an_edit_before_parsing_replaces_the_text(self, stores: Stores) -> None:
+        repo = stores.messages
+        await repo.add(post(1, 10, "first"), T0)
+        assert await repo.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
+        got = await repo.get(MessageKey(1, 10))
+        assert got is not None and got.text == "edited" and got.updated_at == at(1)
+
+    async def test_an_edit_of_a_message_waiting_for_retry_is_taken(self, stores: Stores) -> None:
+        await in_retry(stores.messages, 1, 10, T0)
+        assert await stores.messages.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
+
+    async def test_no_edit_while_processing_or_after_done(self, stores: Stores) -> None:
+        repo = stores.messages
+        await claimed(repo, 1, 10, T0)
+        assert await repo.add(post(1, 10, "late"), at(1)) is IngestOutcome.UNCHANGED
+        await in_state(repo, 1, 11, at(2), None)
+        assert await repo.add(post(1, 11, "late"), at(3)) is IngestOutcome.UNCHANGED
+        for key in (MessageKey(1, 10), MessageKey(1, 11)):
+            got = await repo.get(key)
+            assert got is not None and got.text == "hello"
+
+    # -- claiming ------------------------------------------------------------
+
+    async def test_claims_the_oldest_due_message_with_a_lease(self, stores: Stores) -> None:
+        repo = stores.messages
+        await repo.add(post(2, 5), at(2))
+        await repo.add(post(1, 7), at(1))
+        await repo.add(post(3, 1), at(3))
+        order = []
+        for i in range(3):
+            got = await repo.claim_next(f"w{i}", at(10), LEASE)
+            assert got is not None
+            assert got.status is MessageStatus.PROCESSING
+            assert got.lease_owner == f"w{i}" and got.lease_until == at(10) + LEASE
+            order.append(got.key)
+        assert order == [MessageKey(1, 7), MessageKey(2, 5), MessageKey(3, 1)]
+        assert await repo.claim_next("w9", at(10), LEASE) is None
+        stored = await repo.get(MessageKey(1, 7))
+        assert stored is not None and stored.status is MessageStatus.PROCESSING
+
+    async def test_nothing_to_claim_in_an_empty_store(self, stores: Stores) -> None:
+        assert await stores.messages.claim_next("w1", T0, LEASE) is None
+
+    async def test_a_retry_is_claimed_only_when_due(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await in_retry(repo, 1, 10, T0)
+        assert msg.retry_after == at(30)
+        assert await repo.claim_next("w2", at(29), LEASE) is None
+        got = await repo.claim_next("w2", at(30), LEASE)
+        assert got is not None and got.key == msg.key and got.retry_count == 1
+
+    async def test_excluded_channels_are_not_claimed(self, stores: Stores) -> None:
+        repo = stores.messages
+        await repo.add(post(1, 1), at(1))
+        await repo.add(post(2, 1), at(2))
+        got = await repo.claim_next("w1", at(5), LEASE, exclude_channels={1})
+        assert got is not None and got.channel_id == 2
+        assert await repo.claim_next("w1", at(5), LEASE, exclude_channels=[1]) is None
+
+    async def test_done_and_error_messages_are_not_claimed(self, stores: Stores) -> None:
+        await in_state(stores.messages, 1, 1, T0, None)
+        await in_state(stores.messages, 1, 2, at(1), REJECTED)
+        assert await stores.messages.claim_next("w1", at(999), LEASE) is None
+
+    # -- saving and leases ---------------------------------------------------
+
+    async def test_save_writes_the_transition(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        msg.succeed("w1", {"title": "Заголовок", "tags": ["a"]}, at(1), from_cache=True)
+        assert await repo.save(msg, "w1")
+        got = await repo.get(msg.key)
+        assert got is not None
+        assert got.status is MessageStatus.DONE and got.result == {
+            "title": "Заголовок",
+            "tags": ["a"],
+        }
+        assert got.from_cache and got.done_at == at(1) and got.lease_owner is None
+
+    async def test_save_writes_a_retry_with_its_error(self, stores: Stores) -> None:
+        msg = await in_retry(stores.messages, 1, 10, T0)
+        got = await stores.messages.get(msg.key)
+        assert got is not None
+        assert (got.status, got.retry_count, got.retry_after) == (MessageStatus.RETRY, 1, at(30))
+        assert got.last_error is not None
+        assert (got.last_error.kind, got.last_error.code) == (CONCURRENCY.kind, "1302")
+        assert got.last_error.at == T0 and got.lease_until is None
+
+    async def test_save_is_refused_after_the_lease_was_lost(self, stores: Stores) -> None:
+        repo = stores.messages
+        mine = await claimed(repo, 1, 10, T0, owner="w1")
+        assert await repo.recover_expired(T0 + LEASE) == 1
+        theirs = await repo.claim_next("w2", T0 + LEASE, LEASE)
+        assert theirs is not None and theirs.key == mine.key
+        mine.succeed("w1", {"late": True}, T0 + LEASE)
+        assert not await repo.save(mine, "w1")
+        theirs.succeed("w2", {"on time": True}, T0 + LEASE)
+        assert await repo.save(theirs, "w2")
+        got = await repo.get(mine.key)
+        assert got is not None and got.result == {"on time": True}
+
+    async def test_save_is_refused_when_not_processing(self, stores: Stores) -> None:
+        msg = await in_state(stores.messages, 1, 10, T0, None)
+        assert not await stores.messages.save(msg, "w1")
+
+    async def test_lease_renewal(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        assert await repo.renew_lease(msg.key, "w1", at(500))
+        assert not await repo.renew_lease(msg.key, "w2", at(900))
+        assert not await repo.renew_lease(MessageKey(9, 9), "w1", at(900))
+        assert await repo.recover_expired(T0 + LEASE) == 0
+        got = await repo.get(msg.key)
+        assert got is not None and got.lease_until == at(500)
+        assert await repo.recover_expired(at(500)) == 1
+
+    async def test_recover_expired_makes_messages_claimable(self, stores: Stores) -> None:
+        repo = stores.messages
+        fresh = await claimed(repo, 1, 1, T0)
+        retried = await in_retry(repo, 1, 2, at(1))
+        again = await repo.claim_next("w1", at(40), LEASE)
+        assert again is not None and again.key == retried.key
+        assert await repo.recover_expired(at(40)) == 0  # leases still valid
+        assert await repo.recover_expired(at(40) + LEASE) == 2
+        got_fresh = await repo.get(fresh.key)
+        got_retried = await repo.get(retried.key)
+        assert got_fresh is not None and got_retried is not None
+        assert got_fresh.status is MessageStatus.PENDING and got_fresh.lease_owner is None
+        assert got_retried.status is MessageStatus.RETRY and got_retried.retry_count == 1
+        assert got_retried.retry_after == at(40) + LEASE and got_retried.lease_until is None
+        assert await repo.claim_next("w3", at(40) + LEASE, LEASE) is not None
+
+    # -- requeue and reset ---------------------------------------------------
+
+    async def test_requeue_by_status_clears_retry_count(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_retry(repo, 1, 1, T0)
+        await in_state(repo, 1, 2, at(1), REJECTED)
+        await in_state(repo, 1, 3, at(2), None)
+        assert await repo.requeue(at(10), statuses=[MessageStatus.RETRY]) == 1
+        got = await repo.get(MessageKey(1, 1))
+        assert got is not None
+        assert (got.status, got.retry_count, got.retry_after) == (MessageStatus.PENDING, 0, None)
+        assert got.last_error is None and got.updated_at == at(10)
+        assert await repo.requeue(at(11), statuses=[MessageStatus.ERROR, MessageStatus.DONE]) == 2
+        done = await repo.get(MessageKey(1, 3))
+        assert done is not None and done.status is MessageStatus.PENDING and done.result is None
+        assert await repo.requeue(at(12)) == 0
+
+    async def test_requeue_by_failure_kind_never_touches_processing(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_state(repo, 1, 1, T0, QUOTA)
+        await in_state(repo, 1, 2, at(1), REJECTED)
+        # a message that failed on quota, was requeued by status and is now processing
+        msg = await in_state(repo, 1, 3, at(2), QUOTA)
+        assert await repo.reset(msg.key, at(3))
+        await repo.requeue(at(3), statuses=[MessageStatus.PENDING])
+        busy = await repo.claim_next("w1", at(4), LEASE)
+        assert busy is not None
+        assert await repo.requeue(at(5), kinds=[FailureKind.QUOTA_EXHAUSTED]) == 1
+        counts = (await repo.stats()).by_status
+        assert counts[MessageStatus.PENDING] == 1 and counts[MessageStatus.ERROR] == 1
+        assert counts[MessageStatus.PROCESSING] == 1
+        assert await repo.requeue(at(6), statuses=[MessageStatus.PROCESSING]) == 0
+
+    async def test_reset_one_message_by_hand(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await in_retry(repo, 1, 1, T0, attempts=3)
+        assert msg.retry_count == 3
+        assert await repo.reset(msg.key, at(1))
+        got = await repo.get(msg.key)
+        assert got is not None and got.status is MessageStatus.PENDING and got.retry_count == 0
+        assert not await repo.reset(MessageKey(7, 7), at(1))
+        busy = await repo.claim_next("w1", at(2), LEASE)
+        assert busy is not None and not await repo.reset(busy.key, at(3))
+
+    # -- queries -------------------------------------------------------------
+
+    async def test_stats(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_retry(repo, 1, 1, T0, attempts=1)
+        await in_retry(repo, 1, 2, at(1), attempts=3)
+        await in_retry(repo, 1, 3, at(2), attempts=3)
+        await in_state(repo, 1, 4, at(3), REJECTED)
+        await in_state(repo, 1, 5, at(4), QUOTA)
+        await in_state(repo, 1, 6, at(5), QUOTA)
+        done = await claimed(repo, 1, 7, at(6))
+        done.succeed("w1", {}, at(6), from_cache=True)
+        assert await repo.save(done, "w1")
+        await in_state(repo, 1, 8, at(7), None)
+        await repo.add(post(2, 1), at(8))
+        stats = await repo.stats()
+        assert stats.by_status == {
+            MessageStatus.PENDING: 1,
+            MessageStatus.PROCESSING: 0,
+            MessageStatus.RETRY: 3,
+            MessageStatus.DONE: 2,
+            MessageStatus.ERROR: 3,
+        }
+        assert stats.total == 9
+        assert stats.retry_histogram == {1: 1, 3: 2}
+        assert stats.errors_by_kind == {"quota_exhausted": 2, "rejected": 1}
+        assert stats.next_retry_at == at(30)
+        assert stats.from_cache == 1
+        assert await repo.next_retry_at() == at(30)
+
+    async def test_empty_stats(self, stores: Stores) -> None:
+        stats = await stores.messages.stats()
+        assert stats.total == 0 and stats.retry_histogram == {} and stats.next_retry_at is None
+        assert set(stats.by_status) == set(MessageStatus)
+        assert await stores.messages.next_retry_at() is None
+
+    async def test_highest_message_id(self, stores: Stores) -> None:
+        repo = stores.messages
+        assert await repo.highest_message_id(1) is None
+        for channel, message in [(1, 5), (1, 120), (1, 17), (2, 999)]:
+            await repo.add(post(channel, message), T0)
+        assert await repo.highest_message_id(1) == 120
+        assert await repo.highest_message_id(2) == 999
+
+    async def test_iter_messages_streams_in_key_order(self, stores: Stores) -> None:
+        repo = stores.messages
+        keys = [MessageKey(c, m) for c in (3, 1, 2) for m in (2, 1)]
+        await in_state(repo, 9, 1, T0, None)
+        for i, key in enumerate(keys):
+            await repo.add(post(key.channel_id, key.message_id), at(i + 1))
+        streamed = [m.key async for m in repo.iter_messages(batch_size=2)]
+        assert streamed == [*sorted(keys), MessageKey(9, 1)]
+        pending = [m.key async for m in repo.iter_messages(MessageStatus.PENDING, batch_size=4)]
+        assert pending == sorted(keys)
+        assert [m.key async for m in repo.iter_messages(MessageStatus.DONE)] == [MessageKey(9, 1)]
+        assert [m async for m in repo.iter_messages(MessageStatus.ERROR)] == []
+
+    # -- parse cache ---------------------------------------------------------
+
+    async def test_parse_cache(self, stores: Stores) -> None:
+        assert await stores.cache.get("abc") is None
+        await stores.cache.put("abc", {"title": "t", "n": [1, 2]}, T0)
+        assert await stores.cache.get("abc") == {"title": "t", "n": [1, 2]}
+        await stores.cache.put("abc", {"title": "u"}, at(1))
+        assert await stores.cache.get("abc") == {"title": "u"}
+
+    # -- channels ------------------------------------------------------------
+
+    async def test_channel_availability(self, stores: Stores) -> None:
+        reg = stores.channels
+        assert await reg.unavailable() == frozenset()
+        assert await reg.set_availability(1, True, T0, title="News")
+        assert not await reg.set_availability(1, True, at(1))
+        assert await reg.set_availability(2, False, at(2), reason="private")
+        assert await reg.unavailable() == {2}
+        assert await reg.set_availability(1, False, at(3), reason="banned")
+        assert await reg.unavailable() == {1, 2}
+        assert await reg.set_availability(2, True, at(4))
+        infos = await reg.channels()
+        assert [(c.channel_id, c.available, c.title, c.reason, c.checked_at) for c in infos] == [
+            (1, False, "News", "banned", at(3)),
+            (2, True, None, None, at(4)),
+        ]
+
+    # -- service state -------------------------------------------------------
+
+    async def test_quota_gate_round_trip(self, stores: Stores) -> None:
+        state = stores.state
+        assert (await state.quota_gate()).is_open
+        closed = QuotaGate().close(QUOTA, T0, timedelta(minutes=5))
+        await state.set_quota_gate(closed)
+        got = await state.quota_gate()
+        assert got == closed and got.state is GateState.QUOTA_EXHAUSTED
+        assert got.probe_at == at(300) and got.since == T0 and got.code == "insufficient_quota"
+        await state.set_quota_gate(got.reopen())
+        assert await state.quota_gate() == QuotaGate()
+
+    async def test_notification_slot_throttles_and_counts_suppressed(self, stores: Stores) -> None:
+        state = stores.state
+        kind = NotificationKind.RATE_LIMITED
+        five = timedelta(minutes=5)
+        assert await state.take_notification_slot(kind, T0, T0 - five) == SlotTaken(True, 0)
+        for s in (10, 100, 299):
+            assert await state.take_notification_slot(kind, at(s), at(s) - five) == SlotTaken(
+                False, 0
+            )
+        # another kind has its own slot
+        quota = NotificationKind.QUOTA_EXHAUSTED
+        assert await state.take_notification_slot(quota, at(10), at(10) - five) == SlotTaken(
+            True, 0
+        )
+        assert await state.take_notification_slot(kind, at(300), at(300) - five) == SlotTaken(
+            True, 3
+        )
+        assert await state.take_notification_slot(kind, at(301), at(301) - five) == SlotTaken(
+            False, 0
+        )
+        assert await state.take_notification_slot(kind, at(700), at(700) - five) == SlotTaken(
+            True, 1
+        )
+
+    async def test_learned_limit(self, stores: Stores) -> None:
+        assert await stores.state.learned_limit() is None
+        await stores.state.set_learned_limit(6.5)
+        assert await stores.state.learned_limit() == 6.5
+        await stores.state.set_learned_limit(3)
+        assert await stores.state.learned_limit() == 3.0
+
+    async def test_named_leases(self, stores: Stores) -> None:
+        state = stores.state
+        ttl = timedelta(seconds=60)
+        assert await state.acquire_lease("listener", "a", T0, ttl)
+        assert not await state.acquire_lease("listener", "b", at(30), ttl)
+        assert await state.acquire_lease("other", "b", at(30), ttl)
+        assert await state.acquire_lease("listener", "a", at(50), ttl)  # renewal
+        assert not await state.acquire_lease("listener", "b", at(100), ttl)
+        assert await state.acquire_lease("listener", "b", at(110), ttl)  # expired
+        await state.release_lease("listener", "a")  # not the holder: no effect
+        assert not await state.acquire_lease("listener", "a", at(120), ttl)
+        await state.release_lease("listener", "b")
+        assert await state.acquire_lease("listener", "a", at(121), ttl)

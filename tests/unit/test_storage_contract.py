@@ -1,0 +1,26 @@
+"""The storage contract against the in-memory fakes the unit tests use."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootstrap.storage import Stores
+from tests.contracts.storage import StorageContract
+from tests.fakes.storage import (
+    InMemoryChannelRegistry,
+    InMemoryMessageRepository,
+    InMemoryParseCache,
+    InMemoryServiceState,
+)
+
+
+class TestInMemoryStorage(StorageContract):
+    @pytest.fixture
+    def stores(self) -> Stores:
+        return Stores(
+            InMemoryMessageRepository(),
+            InMemoryParseCache(),
+            InMemoryChannelRegistry(),
+            InMemoryServiceState(),
+            "memory",
+        )
