@@ -106,8 +106,12 @@ def from_document(doc: dict[str, Any]) -> IncomingMessage:
 
 
 def due_filter(now: datetime) -> dict[str, Any]:
-    """Waiting and due: PENDING, or RETRY whose retry_after has passed (or is unset)."""
+    """Waiting and due: PENDING (whatever retry_after a reset by hand left behind), or RETRY
+    whose retry_after has passed (or is unset)."""
     return {
-        "processing_status": {"$in": [str(MessageStatus.PENDING), str(MessageStatus.RETRY)]},
-        "$or": [{"retry_after": None}, {"retry_after": {"$lte": now}}],
+        "$or": [
+            {"processing_status": str(MessageStatus.PENDING)},
+            {"processing_status": str(MessageStatus.RETRY), "retry_after": {"$lte": now}},
+            {"processing_status": str(MessageStatus.RETRY), "retry_after": None},
+        ]
     }

@@ -139,6 +139,10 @@ class SQLiteDatabase:
             raise StorageError(f"SQLite failed while {action}: {text}") from exc
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite failed while {action}: {exc}") from exc
+        except OSError as exc:  # the folder of the file cannot be made
+            raise StorageUnavailable(
+                f"SQLite {self.path} unavailable while {action}: {exc}"
+            ) from exc
 
     async def close(self) -> None:
         def close() -> None:
