@@ -220,7 +220,12 @@ class Engine:
             return
         grace = self._config.shutdown_grace.total_seconds()
         log.info("waiting up to %.0f s for %d call(s) in flight", grace, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        pending = set(self._tasks)
+        grace_over = asyncio.ensure_future(self._clock.sleep(grace))
+        while pending and not grace_over.done():
+            await asyncio.wait({grace_over, *pending}, return_when=asyncio.FIRST_COMPLETED)
+            pending = {task for task in pending if not task.done()}
+        grace_over.cancel()
         for task in pending:
             task.cancel()
         if pending:
