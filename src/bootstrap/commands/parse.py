@@ -1,0 +1,109 @@
+"""``channel-parser parse``: parse one text with the configured provider and print the JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from adapters.llm.openai_compatible import OpenAICompatibleParser
+from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from bootstrap.app import app, fail, run_async
+from bootstrap.settings import load_settings
+from domain.failures import FailureKind
+
+EXIT_CODES: dict[FailureKind, int] = {
+    FailureKind.QUOTA_EXHAUSTED: 4,
+    FailureKind.CONCURRENCY_LIMITED: 5,
+    FailureKind.RATE_LIMITED: 5,
+    FailureKind.TRANSIENT: 6,
+    FailureKind.REJECTED: 7,
+    FailureKind.MISCONFIGURED: 8,
+}
+
+HELP = """Parse one text with the configured LLM provider and print the JSON result.
+
+The provider, base URL, model and key come from LLM_PROVIDER, LLM_BASE_URL, LLM_MODEL and
+LLM_API_KEY (or a .env file), or from the flags below.
+
+Exit codes: 0 parsed; 2 bad settings or arguments; 4 quota_exhausted; 5 concurrency_limited
+or rate_limited; 6 transient (timeout, 5xx, connection); 7 rejected (content refused,
+prompt too long, invalid output); 8 misconfigured (key, model, URL).
+"""
+
+
+def _read_text(text: str | None, file: Path | None) -> str:
+    if (text is None) == (file is None):
+        fail("give the text as an argument or --file FILE (- for stdin), not both")
+    if file is None:
+        assert text is not None
+        return text
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+
+
+@app.command(help=HELP)
+def parse(
+    text: str | None = typer.Argument(None, help="The post's text."),
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the text from FILE (- for stdin).")
+    ] = None,
+    provider: str | None = typer.Option(
+        None, help="zai, zai-coding, openai or compatible [LLM_PROVIDER]."
+    ),
+    base_url: str | None = typer.Option(None, help="The API's base URL [LLM_BASE_URL]."),
+    model: str | None = typer.Option(None, help="The model [LLM_MODEL]."),
+    api_key: str | None = typer.Option(
+        None, help="The API key [LLM_API_KEY]; prefer the variable."
+    ),
+    timeout: float | None = typer.Option(None, help="Seconds per call [LLM_TIMEOUT, 60]."),
+    schema_file: Annotated[
+        Path | None, typer.Option(help="JSON Schema of the result [LLM_SCHEMA_FILE].")
+    ] = None,
+    prompt_file: Annotated[
+        Path | None, typer.Option(help="System prompt [LLM_PROMPT_FILE].")
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print failures as JSON on stdout."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the adapter's log lines."),
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr)
+    post = _read_text(text, file)
+    flags: dict[str, Any] = {
+        "llm_provider": provider,
+        "llm_base_url": base_url,
+        "llm_model": model,
+        "llm_api_key": api_key,
+        "llm_timeout": timeout,
+        "llm_schema_file": schema_file,
+        "llm_prompt_file": prompt_file,
+    }
+    overrides = {name: value for name, value in flags.items() if value is not None}
+    outcome = run_async(_parse_one(post, overrides))
+    if isinstance(outcome, ParseSuccess):
+        typer.echo(json.dumps(outcome.data, ensure_ascii=False, indent=2))
+        return
+    code = EXIT_CODES[outcome.kind]
+    if as_json:
+        result = {
+            "ok": False,
+            "kind": outcome.kind.value,
+            "code": outcome.code,
+            "message": outcome.message,
+        }
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        raise typer.Exit(code)
+    fail(f"{outcome.kind.value} (code {outcome.code}): {' '.join(outcome.message.split())}", code)
+
+
+async def _parse_one(text: str, overrides: dict[str, Any]) -> ParseOutcome:
+    settings = load_settings(**overrides)
+    async with OpenAICompatibleParser.from_settings(settings) as parser:
+        return await parser.parse(ParseRequest(text, "cli"))

@@ -1,0 +1,75 @@
+"""``channel-parser simulate-zai``: the Z.AI simulator as a real server, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import typer
+
+from adapters.llm.simulator import ZaiSimulator
+from adapters.llm.simulator_config import Latency, SimulatorConfig
+from bootstrap.app import app, fail
+
+
+@app.command("simulate-zai")
+def simulate_zai(
+    port: int = typer.Option(..., min=0, max=65535, help="Port to listen on (0: a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    concurrency_limit: int | None = typer.Option(
+        None, min=1, help="Hidden concurrency limit (1302 above it)."
+    ),
+    rpm: int | None = typer.Option(None, min=1, help="Requests per minute (1303 above it)."),
+    balance: int | None = typer.Option(None, min=0, help="Calls (or tokens) before 1113."),
+    balance_unit: str = typer.Option("calls", help="What the balance counts: calls or tokens."),
+    latency_ms: float = typer.Option(0.0, min=0, help="Time to answer a good request."),
+    latency_jitter_ms: float = typer.Option(
+        0.0, min=0, help="Spread for --latency-distribution uniform."
+    ),
+    latency_distribution: str = typer.Option("fixed", help="fixed, uniform or exponential."),
+    seed: int = typer.Option(0, help="Seed of the latency distribution."),
+    api_key: str | None = typer.Option(
+        None, help="The only key accepted (default: any non-empty)."
+    ),
+    model: str | None = typer.Option(None, help="The only model accepted (default: any)."),
+) -> None:
+    """Run a Z.AI-like chat-completions server (OpenAI-compatible, Z.AI's error codes).
+
+    Base URL for clients: http://HOST:PORT/api/paas/v4. Admin: GET /admin/stats,
+    POST /admin/reset, POST /admin/topup {"amount": N},
+    POST /admin/faults {"queue": ["1302", "hang", ...], "triggers": {"TEXT": "1301"}}.
+    """
+    if balance_unit not in ("calls", "tokens"):
+        fail("--balance-unit: calls or tokens")
+    if latency_distribution not in ("fixed", "uniform", "exponential"):
+        fail("--latency-distribution: fixed, uniform or exponential")
+    config = SimulatorConfig(
+        host=host,
+        port=port,
+        api_key=api_key,
+        model=model,
+        concurrency_limit=concurrency_limit,
+        rpm=rpm,
+        balance=balance,
+        balance_unit=balance_unit,  # type: ignore[arg-type]
+        latency=Latency(latency_ms, latency_jitter_ms, latency_distribution),  # type: ignore[arg-type]
+        seed=seed,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config))
+    print("simulator stopped", flush=True)
+
+
+async def _serve(config: SimulatorConfig) -> None:
+    try:
+        sim = ZaiSimulator(config)
+        await sim.start()
+    except OSError as exc:
+        fail(f"cannot listen on {config.host}:{config.port}: {exc.strerror}")
+    try:
+        typer.echo(
+            f"Z.AI simulator listening on {sim.base_url} (stats: {sim.root_url}/admin/stats)"
+        )
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
