@@ -25,6 +25,7 @@ def _root(
 # Each module registers its commands on `app` when imported.
 from bootstrap.commands import demo as _demo  # noqa: E402, F401
 from bootstrap.commands import importer as _importer  # noqa: E402, F401
+from bootstrap.commands import login as _login  # noqa: E402, F401
 from bootstrap.commands import operate as _operate  # noqa: E402, F401
 from bootstrap.commands import parse as _parse  # noqa: E402, F401
 from bootstrap.commands import simulate as _simulate  # noqa: E402, F401

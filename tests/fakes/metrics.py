@@ -15,6 +15,7 @@ class RecordingMetrics:
         self.in_flight = 0
         self.gate = "open"
         self.storage_up = True
+        self.by_status: dict[str, int] = {}
 
     def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
         self.calls[(outcome, code)] += 1
@@ -34,3 +35,6 @@ class RecordingMetrics:
 
     def set_storage_up(self, up: bool) -> None:
         self.storage_up = up
+
+    def set_messages(self, by_status: dict[str, int]) -> None:
+        self.by_status = dict(by_status)

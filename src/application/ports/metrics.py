@@ -22,6 +22,10 @@ class Metrics(Protocol):
 
     def set_storage_up(self, up: bool) -> None: ...
 
+    def set_messages(self, by_status: dict[str, int]) -> None:
+        """How many stored messages are in each status (the backlog is pending + retry)."""
+        ...
+
 
 class NullMetrics:
     """Reports nothing (for one-shot commands)."""
@@ -42,4 +46,7 @@ class NullMetrics:
         pass
 
     def set_storage_up(self, up: bool) -> None:
+        pass
+
+    def set_messages(self, by_status: dict[str, int]) -> None:
         pass

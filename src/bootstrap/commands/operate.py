@@ -1,0 +1,105 @@
+"""The operator's commands on the store: process, status, requeue, reset, resume."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from application.use_cases.get_status import StatusReport
+from application.use_cases.resume_parsing import Resumed
+from bootstrap.app import app, fail
+from bootstrap.container import Container, resolve, run_with_container
+from bootstrap.render import print_status, status_as_dict
+from bootstrap.service import run_until_signal
+from domain.failures import FailureKind
+from domain.message import MessageKey
+from domain.status import MessageStatus
+
+
+async def _status(container: Container) -> StatusReport:
+    return await (await resolve(container.status))()
+
+
+@app.command()
+def process(
+    until_idle: bool = typer.Option(
+        False, "--until-idle", help="Exit 0 once nothing is due (instead of running on)."
+    ),
+) -> None:
+    """Parse waiting posts with the configured LLM, without a Telegram listener.
+
+    With --until-idle: work until nothing is due, then print what is left waiting
+    (retries not yet due, the quota gate) and exit 0. SIGINT/SIGTERM stop it
+    gracefully either way.
+    """
+
+    async def use(container: Container) -> StatusReport:
+        engine = await resolve(container.engine)
+        await run_until_signal(engine, until_idle=until_idle)
+        return await _status(container)
+
+    print_status(run_with_container(use), title="Left waiting" if until_idle else "Status")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Counts per status, SPEC.md's retry histogram, the quota gate, the learned
+    concurrency limit, the earliest retry and channel availability."""
+    report = run_with_container(_status)
+    if as_json:
+        typer.echo(json.dumps(status_as_dict(report), ensure_ascii=False, indent=2))
+    else:
+        print_status(report)
+
+
+@app.command()
+def requeue(
+    status_: list[MessageStatus] = typer.Option(
+        [], "--status", help="Requeue messages in this status (repeatable): error, retry, done."
+    ),
+    kind: list[FailureKind] = typer.Option(
+        [], "--kind", help="Requeue messages whose last failure is of this kind (repeatable)."
+    ),
+) -> None:
+    """Put messages back to pending by status or failure kind; retry_count is removed."""
+    if not status_ and not kind:
+        fail("say what to requeue: --status STATUS and/or --kind KIND")
+    if MessageStatus.PROCESSING in status_:
+        fail("messages being processed cannot be requeued; stuck ones are recovered by themselves")
+
+    async def use(container: Container) -> int:
+        return await (await resolve(container.requeue))(status_, kind)
+
+    typer.echo(f"requeued {run_with_container(use)} message(s)")
+
+
+@app.command()
+def reset(
+    message: str = typer.Argument(..., help="CHANNEL_ID/MESSAGE_ID of the message."),
+) -> None:
+    """Put one message back to pending and remove its retry_count (SPEC.md's FAQ)."""
+    try:
+        channel, message_id = (int(part) for part in message.split("/"))
+    except ValueError:
+        fail(f"expected CHANNEL_ID/MESSAGE_ID, got {message!r}")
+
+    async def use(container: Container) -> bool:
+        return await (await resolve(container.reset))(MessageKey(channel, message_id))
+
+    if not run_with_container(use):
+        fail(f"no message {message} that can be reset (unknown, or being processed)", code=1)
+    typer.echo(f"reset {message}: pending")
+
+
+@app.command()
+def resume() -> None:
+    """Reopen the quota gate by hand and requeue the messages it stopped."""
+
+    async def use(container: Container) -> Resumed:
+        return await (await resolve(container.resume))()
+
+    resumed = run_with_container(use)
+    typer.echo(
+        f"gate open (was {resumed.was}); requeued {resumed.requeued}; {resumed.backlog} waiting"
+    )
