@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +39,8 @@ def sdk_error_text(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         body: Any = full_body(exc)
         shown = body if body not in (None, "") else exc.message
+        if isinstance(shown, str):  # an HTML or text body: keep the log line one line
+            shown = " ".join(shown.split())[:500]
         return f"Error code: {exc.status_code} - {shown}"
     return str(exc) or type(exc).__name__
 
@@ -47,7 +48,3 @@ def sdk_error_text(exc: BaseException) -> str:
 def _cause(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
-
-
-def body_text(body: object) -> str:
-    return body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, default=str)

@@ -40,7 +40,7 @@ class ChatHandler:
         self.rng = random.Random(state.config.seed)
         self.ids = itertools.count(1)
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         state = self.state
         state.total_calls += 1
         request_id = f"sim-{next(self.ids)}"
@@ -193,7 +193,7 @@ def build_app(state: SimulatorState, closing: asyncio.Event) -> web.Application:
     app[CLOSING] = closing
     handler = ChatHandler(state, closing)
     for path in CHAT_PATHS:
-        app.router.add_post(path, handler)
+        app.router.add_post(path, handler.handle)
     app.router.add_get("/admin/stats", stats)
     app.router.add_post("/admin/reset", reset)
     app.router.add_post("/admin/topup", top_up)

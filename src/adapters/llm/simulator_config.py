@@ -102,6 +102,15 @@ class Latency:
         return max(value, 0.0) / 1000.0
 
 
+def _latency(value: Latency | dict[str, Any] | float) -> Latency:
+    """A Latency, its fields as a dict, or a fixed number of milliseconds."""
+    if isinstance(value, Latency):
+        return value
+    if isinstance(value, dict):
+        return Latency(**value)
+    return Latency(float(value))
+
+
 @attrs.frozen
 class SimulatorConfig:
     """Everything is optional: the default simulator answers every request at once."""
@@ -114,6 +123,6 @@ class SimulatorConfig:
     rpm: int | None = None  # requests accepted per 60 s; above it: 429 / 1303
     balance: int | None = None  # calls (or tokens) left; at 0: 429 / 1113
     balance_unit: Literal["calls", "tokens"] = "calls"
-    latency: Latency = Latency()
+    latency: Latency = attrs.field(default=Latency(), converter=_latency)
     seed: int = 0
     hang_seconds: float = 3600.0  # how long a "hang" fault holds the request

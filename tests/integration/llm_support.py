@@ -1,0 +1,29 @@
+"""Helpers for the LLM integration tests: a simulator and a real parser pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from adapters.llm.openai_compatible import OpenAICompatibleParser
+from adapters.llm.prompting import load_prompt_spec
+from adapters.llm.providers import resolve_provider
+from adapters.llm.simulator import ZaiSimulator
+from adapters.llm.simulator_config import SimulatorConfig
+
+KEY = "sk-zai-test-0123456789abcdefSECRET"
+
+
+@asynccontextmanager
+async def simulated(
+    timeout: float = 5.0, max_post_chars: int = 20_000, key: str = KEY, **config: Any
+) -> AsyncIterator[tuple[ZaiSimulator, OpenAICompatibleParser]]:
+    """A running simulator and the real adapter (openai SDK, real HTTP) talking to it."""
+    async with ZaiSimulator(SimulatorConfig(**config)) as sim:
+        provider = resolve_provider("zai", sim.base_url, None, key)
+        parser = OpenAICompatibleParser(
+            provider, load_prompt_spec(None, None), timeout=timeout, max_post_chars=max_post_chars
+        )
+        async with parser:
+            yield sim, parser
