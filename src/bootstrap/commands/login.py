@@ -1,0 +1,55 @@
+"""``channel-parser login``: create the Telethon session interactively."""
+
+from __future__ import annotations
+
+from getpass import getpass
+
+import typer
+from telethon import errors
+
+from adapters.telegram.client import make_client, protect_session
+from application.errors import ConfigurationError
+from bootstrap.app import app, fail, run_async
+from bootstrap.settings import Settings, load_settings
+
+
+@app.command()
+def login() -> None:
+    """Sign the Telegram account in (phone, code, 2FA password) and save the session file
+    (readable by its owner only)."""
+    try:
+        run_async(_login())
+    except (EOFError, KeyboardInterrupt):
+        fail("login cancelled")
+
+
+def _credentials(settings: Settings) -> tuple[int, str]:
+    if settings.telegram_api_id is None:
+        raise ConfigurationError(
+            "setting TELEGRAM_API_ID: required for login (get it at https://my.telegram.org)"
+        )
+    if settings.telegram_api_hash is None:
+        raise ConfigurationError(
+            "setting TELEGRAM_API_HASH: required for login (get it at https://my.telegram.org)"
+        )
+    return settings.telegram_api_id, settings.telegram_api_hash.get_secret_value()
+
+
+async def _login() -> None:
+    settings = load_settings()
+    api_id, api_hash = _credentials(settings)
+    client = make_client(settings.telegram_session, api_id, api_hash)
+    try:
+        await client.start(
+            phone=lambda: input("Phone number (international format, e.g. +7...): "),
+            code_callback=lambda: input("The login code Telegram sent you: "),
+            password=lambda: getpass("Two-step verification password: "),
+        )
+        me = await client.get_me()
+    except errors.RPCError as exc:
+        fail(f"login failed: {type(exc).__name__}: {str(exc).split(' (caused by ')[0]}")
+    finally:
+        await client.disconnect()
+        path = protect_session(settings.telegram_session)
+    name = getattr(me, "username", None) or getattr(me, "first_name", None) or "the account"
+    typer.echo(f"Signed in as {name}; session saved to {path} (mode 0600).")
