@@ -22,7 +22,12 @@ from application.engine import Engine
 from application.limiter import AdaptiveLimiter
 from application.ports.clock import Clock
 from application.ports.notify import AdminNotifier
-from application.ports.storage import ServiceState
+from application.ports.storage import (
+    ChannelRegistry,
+    MessageRepository,
+    ParseCache,
+    ServiceState,
+)
 from application.use_cases.claim_message import ClaimMessage
 from application.use_cases.get_status import GetStatus
 from application.use_cases.ingest import IngestPost
@@ -110,8 +115,20 @@ async def _limiter(settings: Settings, state: ServiceState) -> AdaptiveLimiter:
     )
 
 
-def _stores_part(name: str, stores: providers.Provider[Stores]) -> providers.Provider[object]:
-    return providers.Callable(getattr, stores, name)
+def _messages(stores: Stores) -> MessageRepository:
+    return stores.messages
+
+
+def _cache(stores: Stores) -> ParseCache:
+    return stores.cache
+
+
+def _channels(stores: Stores) -> ChannelRegistry:
+    return stores.channels
+
+
+def _state(stores: Stores) -> ServiceState:
+    return stores.state
 
 
 class Container(containers.DeclarativeContainer):
@@ -124,10 +141,10 @@ class Container(containers.DeclarativeContainer):
     config = providers.Singleton(engine_config, settings)
 
     stores = providers.Resource(_stores, settings)
-    messages = _stores_part("messages", stores)
-    cache = _stores_part("cache", stores)
-    channels = _stores_part("channels", stores)
-    state = _stores_part("state", stores)
+    messages = providers.Callable(_messages, stores)
+    cache = providers.Callable(_cache, stores)
+    channels = providers.Callable(_channels, stores)
+    state = providers.Callable(_state, stores)
     parser = providers.Resource(_parser, settings, clock)
     notifier = providers.Singleton(_notifier, settings, clock)
 

@@ -1,0 +1,168 @@
+"""The demo: the main job on the embedded default, against the built-in Z.AI simulator.
+
+SQLite in a temporary folder; a simulator with a small hidden concurrency limit and a
+balance that runs out midway and is topped up; the bundled sample export. Every
+time in SPEC.md is scaled down 30× so that it finishes in well under a minute:
+backoff 1, 2, 4, 8, 16 s (SPEC: 30 … 480 s), throttles 10 s and 30 s (SPEC: 5 and 15 min).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+from dependency_injector import providers
+from pydantic import SecretStr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from adapters.llm.simulator import ZaiSimulator
+from adapters.llm.simulator_config import Latency, SimulatorConfig
+from adapters.metrics.prometheus import PrometheusMetrics
+from adapters.notify.console import ConsoleNotifier
+from adapters.telegram.export import read_export
+from application.ports.storage import MessageStats
+from application.use_cases.import_posts import ImportPosts, ImportSummary
+from bootstrap.container import Container, resolve
+from bootstrap.settings import Settings
+from domain.status import MessageStatus
+
+SCALE = 30  # SPEC.md's times divided by this
+SAMPLE_EXPORT = Path(__file__).with_name("demo") / "sample_export.json"
+TOP_UP_AFTER = 3.0  # seconds after the balance runs out, "the operator tops it up"
+
+
+@attrs.frozen
+class DemoResult:
+    imported: ImportSummary
+    stats: MessageStats
+    refusals: dict[str, int]  # provider code -> count, as the simulator saw them
+    peak_in_flight: int
+    learned_limit: int
+    notifications_sent: int
+    notifications_suppressed: int
+    seconds: float
+
+
+def demo_settings(workdir: Path, base_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mongodb_uri=None,
+        sqlite_path=workdir / "demo.sqlite3",
+        llm_provider="compatible",
+        llm_base_url=base_url,
+        llm_model="glm-4.6",
+        llm_api_key=SecretStr("demo-key-not-secret"),
+        llm_timeout=10,
+        backoff_base_seconds=30 / SCALE,
+        backoff_cap_seconds=480 / SCALE,
+        notify_quota_interval_seconds=15 * 60 / SCALE,
+        notify_rate_interval_seconds=5 * 60 / SCALE,
+        quota_probe_seconds=60 / SCALE,
+        poll_seconds=0.5,
+        lease_seconds=20,
+        stuck_check_seconds=5,
+        concurrency_start=2,
+        concurrency_max=16,
+        admin_bot_token=None,
+        metrics_port=0,
+    )
+
+
+def simulator_config(posts: int) -> SimulatorConfig:
+    return SimulatorConfig(
+        concurrency_limit=4,
+        latency=Latency(ms=150, jitter_ms=100, distribution="uniform"),
+        balance=max(posts // 2, 1),  # runs out about midway
+        seed=7,
+    )
+
+
+async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT) -> DemoResult:
+    started = time.monotonic()
+    contents = read_export(export)
+    posts = sum(1 for item in contents.items if not hasattr(item, "reason"))
+    async with ZaiSimulator(simulator_config(posts)) as sim:
+        container = Container(settings=demo_settings(workdir, sim.base_url))
+        metrics = PrometheusMetrics()
+        container.metrics.override(providers.Object(metrics))
+        container.notifier.override(providers.Object(ConsoleNotifier(console)))
+        try:
+            console.print(
+                f"[bold]channel-parser demo[/bold]: {posts} posts from {export.name}, "
+                f"SQLite in {workdir}, a Z.AI simulator at {sim.base_url} "
+                f"(hidden concurrency limit 4, balance {sim.config.balance} calls)."
+            )
+            console.print(f"Times are SPEC.md's divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n")
+            imported = await ImportPosts(await resolve(container.ingest))(contents.items)
+            engine = await resolve(container.engine)
+            worker = asyncio.create_task(engine.run())
+            await _watch(console, container, lambda: sim.top_up(posts), imported.stored)
+            engine.stop()
+            await worker
+            stats = await (await resolve(container.messages)).stats()
+            limiter = await resolve(container.limiter)
+            seen = sim.stats()
+        finally:
+            await container.shutdown_resources()  # type: ignore[misc]
+    return DemoResult(
+        imported=imported,
+        stats=stats,
+        refusals=dict(seen.rejections),
+        peak_in_flight=seen.peak_in_flight,
+        learned_limit=limiter.limit.permits,
+        notifications_sent=_count(metrics, "sent"),
+        notifications_suppressed=_count(metrics, "suppressed"),
+        seconds=time.monotonic() - started,
+    )
+
+
+async def _watch(
+    console: Console, container: Container, top_up: Callable[[], object], total: int
+) -> None:
+    """Show progress until nothing waits; top the balance up when it runs out."""
+    messages = await resolve(container.messages)
+    state = await resolve(container.state)
+    limiter = await resolve(container.limiter)
+    topped_up_at: float | None = None
+    empty_since: float | None = None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[line]}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("parsing", total=total, line="")
+        while True:
+            await asyncio.sleep(0.2)
+            stats = await messages.stats()
+            gate = await state.quota_gate()
+            by = stats.by_status
+            waiting = by[MessageStatus.PENDING] + by[MessageStatus.RETRY]
+            line = (
+                f"retry {by[MessageStatus.RETRY]} · error {by[MessageStatus.ERROR]} · "
+                f"limit {limiter.limit.permits} · gate {gate.state}"
+            )
+            progress.update(task, completed=by[MessageStatus.DONE], line=line)
+            if not gate.is_open and topped_up_at is None:
+                empty_since = empty_since or time.monotonic()
+                if time.monotonic() - empty_since >= TOP_UP_AFTER:
+                    top_up()
+                    topped_up_at = time.monotonic()
+                    console.print("[green]the operator tops the balance up[/green]")
+            if gate.is_open and waiting == 0 and by[MessageStatus.PROCESSING] == 0:
+                return
+
+
+def _count(metrics: PrometheusMetrics, result: str) -> int:
+    total = 0.0
+    for metric in metrics.notifications.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("result") == result:
+                total += sample.value
+    return int(total)
