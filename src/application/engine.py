@@ -96,6 +96,7 @@ class Engine:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stop(), or (until_idle) until nothing is due and nothing in flight."""
+        self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
         stuck_checker = asyncio.create_task(self._check_stuck_periodically())
         try:
             await self._guard(self._recover())  # due retries and stuck messages, at start

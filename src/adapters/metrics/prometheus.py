@@ -67,6 +67,7 @@ class PrometheusMetrics:
             registry=r,
         )
         self.set_gate("open")
+        self.storage_is_up = True
         self.storage_up.set(1)
 
     def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
@@ -90,6 +91,7 @@ class PrometheusMetrics:
             self.gate.labels(name).set(1 if name == state else 0)
 
     def set_storage_up(self, up: bool) -> None:
+        self.storage_is_up = up
         self.storage_up.set(1 if up else 0)
 
     def set_messages(self, by_status: dict[str, int]) -> None:
