@@ -120,6 +120,8 @@ class IncomingMessage:
     def renew_lease(self, owner: str, now: datetime, lease: timedelta) -> None:
         self._require_lease(owner, "renew the lease of")
         now = require_aware(now, "now")
+        if lease <= timedelta(0):
+            raise ValueError("lease must be positive")
         self.lease_until = now + lease
         self.updated_at = now
 
@@ -148,8 +150,10 @@ class IncomingMessage:
         """PROCESSING → RETRY, counting the attempt and setting retry_after by the policy."""
         self._require_lease(owner, "schedule a retry of")
         now = require_aware(now, "now")
-        self.retry_count += 1
-        retry_after = policy.retry_at(self.retry_count, now, failure.retry_at, u)
+        # Compute first: the policy may refuse its input, and then nothing must change.
+        attempt = self.retry_count + 1
+        retry_after = policy.retry_at(attempt, now, failure.retry_at, u)
+        self.retry_count = attempt
         self.status = MessageStatus.RETRY
         self.retry_after = retry_after
         self.last_error = ErrorInfo(failure.kind, failure.code, failure.message, now)
