@@ -1,80 +1,50 @@
-"""Live posts from Telegram channels through Telethon, with backfill and availability.
+"""Live posts from Telegram channels through Telethon, with backfill.
 
 ``TelethonPostSource`` listens for new and edited posts of the configured channels and
-delivers their text (a media post's caption included) through ``IngestPost``. Because
-Telethon's own catch-up drops long gaps, it also backfills every channel from the highest
-stored message id, on start and on a timer. Flood waits are slept through on the Clock.
-A private, invalid or vanished channel is marked unavailable in the ChannelRegistry (its
-stored posts wait), the admins are told once, and it is looked up again on every timer
-tick; becoming available again is recorded and told too.
+delivers their text (a media post's caption included) through ``IngestPost``; posts
+without text are counted and left out. Because Telethon's own catch-up drops long gaps,
+it also backfills every channel from the highest stored message id, on start and every
+``backfill_seconds``. Flood waits are slept through on the Clock. Channel availability
+(and telling the admins) is ``ChannelWatch``'s part; unavailable channels are looked up
+again on every tick.
 
 The Telethon client is injected (anything with the few methods of ``TelegramClientLike``)
-and its types stay here: the application layer sees ``NewPost`` only.
+and its types stay in this package: the application layer sees ``NewPost`` only.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
-from telethon import errors, events, types, utils
+from telethon import errors, events, utils
 
-from adapters.telegram.channels import ChannelRef, parse_channel_ref
-from adapters.telegram.texts import channel_available, channel_unavailable
+from adapters.telegram.channel_watch import (
+    GONE_ERRORS,
+    ChannelWatch,
+    FloodWaits,
+    TelegramClientLike,
+    WatchedChannel,
+    reason,
+)
 from application.errors import StorageError
 from application.ports.clock import Clock
 from application.ports.notify import AdminNotifier
-from application.ports.storage import ChannelRegistry, IngestOutcome, MessageRepository, NewPost
+from application.ports.storage import ChannelRegistry, MessageRepository, NewPost
 from application.use_cases.ingest import IngestPost
 
 log = logging.getLogger(__name__)
 
-GONE_ERRORS: tuple[type[Exception], ...] = (
-    errors.ChannelPrivateError,
-    errors.ChannelInvalidError,
-    errors.UsernameNotOccupiedError,
-    errors.UsernameInvalidError,
-)
-# get_entity also raises ValueError for an unknown "@name" or an id the session never saw
-LOOKUP_ERRORS: tuple[type[Exception], ...] = (*GONE_ERRORS, ValueError)
-NOT_READABLE = (types.User, types.ChannelForbidden, types.ChatForbidden)
-
-
-class TelegramClientLike(Protocol):
-    """The part of ``telethon.TelegramClient`` the source uses."""
-
-    async def get_entity(self, entity: Any) -> Any: ...
-
-    def iter_messages(self, entity: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]: ...
-
-    def add_event_handler(self, callback: Callable[..., Any], event: Any = None) -> None: ...
-
-    def remove_event_handler(self, callback: Callable[..., Any], event: Any = None) -> int: ...
-
 
 @attrs.define
 class SourceStats:
-    delivered: Counter[str] = attrs.field(factory=Counter)  # IngestOutcome -> count
-    without_text: int = 0  # posts with no text or caption, ignored
+    delivered: Counter[str] = attrs.field(factory=Counter)  # IngestOutcome value -> count
+    without_text: int = 0  # posts with no text or caption, left out
     backfilled: int = 0  # posts delivered by a backfill (stored or not)
     flood_waits: int = 0
-
-
-@attrs.define
-class _Channel:
-    ref: ChannelRef
-    channel_id: int | None
-    entity: Any = None
-    title: str | None = None
-    available: bool | None = None  # None: not looked up yet
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).split(" (caused by ")[0].split(". ")[0].strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class TelethonPostSource:
@@ -92,11 +62,10 @@ class TelethonPostSource:
         initial_posts: int = 0,
     ) -> None:
         self._client = client
-        self._channels = [_Channel(ref, ref.known_id) for ref in map(parse_channel_ref, channels)]
+        self._flood = FloodWaits(clock)
+        self._watch = ChannelWatch(client, channels, registry, notifier, clock, self._flood)
         self._ingest = ingest
         self._messages = messages
-        self._registry = registry
-        self._notifier = notifier
         self._clock = clock
         self._backfill_seconds = backfill_seconds
         self._initial_posts = initial_posts  # posts fetched from a channel with none stored
@@ -105,12 +74,22 @@ class TelethonPostSource:
             (self.on_event, events.NewMessage()),
             (self.on_event, events.MessageEdited()),
         ]
-        self.stats = SourceStats()
+        self._stats = SourceStats()
+
+    @property
+    def stats(self) -> SourceStats:
+        self._stats.flood_waits = self._flood.count
+        return self._stats
+
+    @property
+    def channel_ids(self) -> frozenset[int]:
+        """The marked ids of the channels being read now."""
+        return self._watch.available_ids
 
     # -- lifetime ----------------------------------------------------------------
 
     async def run(self) -> None:
-        """Listen, backfill now and every ``backfill_seconds``; until cancelled."""
+        """Listen, and backfill now and every ``backfill_seconds``, until cancelled."""
         await self.start()
         try:
             while True:
@@ -132,20 +111,15 @@ class TelethonPostSource:
 
     async def refresh(self) -> None:
         """Look up again the channels not available, and backfill the available ones."""
-        for channel in self._channels:
+        for channel in self._watch.channels:
             try:
-                if channel.available is not True and not await self._resolve(channel):
+                if channel.available is not True and not await self._watch.resolve(channel):
                     continue
                 await self.backfill(channel)
             except StorageError as exc:
                 log.warning("backfill of %s postponed: the store failed: %s", channel.ref.text, exc)
             except Exception:  # one channel's trouble never stops the others
                 log.exception("backfill of %s failed; trying again later", channel.ref.text)
-
-    @property
-    def channel_ids(self) -> frozenset[int]:
-        """The marked ids of the channels being read."""
-        return frozenset(c.channel_id for c in self._channels if c.available and c.channel_id)
 
     # -- live posts ----------------------------------------------------------------
 
@@ -162,20 +136,18 @@ class TelethonPostSource:
             before = self._resume_from.get(channel_id, message.id - 1)
             self._resume_from[channel_id] = min(before, message.id - 1)
 
-    async def _deliver(self, message: Any, channel_id: int) -> IngestOutcome | None:
-        text = getattr(message, "message", None) or ""  # text, or a media post's caption
+    async def _deliver(self, message: Any, channel_id: int) -> None:
+        text = getattr(message, "message", None) or ""  # the text, or a media post's caption
         if not text.strip():
-            self.stats.without_text += 1
-            return None
+            self._stats.without_text += 1
+            return
         outcome = await self._ingest(NewPost(channel_id, message.id, text, message.date))
-        self.stats.delivered[str(outcome)] += 1
-        return outcome
+        self._stats.delivered[outcome.value] += 1
 
     # -- backfill ----------------------------------------------------------------
 
-    async def backfill(self, channel: _Channel) -> None:
-        """Fetch what was posted after the highest stored id (Telethon's catch-up drops
-        long gaps); ``min_id`` is exclusive."""
+    async def backfill(self, channel: WatchedChannel) -> None:
+        """Fetch what was posted after the highest stored id (``min_id`` is exclusive)."""
         assert channel.channel_id is not None
         highest = await self._messages.highest_message_id(channel.channel_id)
         resume = self._resume_from.pop(channel.channel_id, None)
@@ -190,20 +162,20 @@ class TelethonPostSource:
                     channel.entity, min_id=min_id, reverse=True
                 ):
                     await self._deliver(message, channel.channel_id)
-                    self.stats.backfilled += 1
+                    self._stats.backfilled += 1
                     min_id = max(min_id, message.id)
                 return
             except errors.FloodWaitError as exc:
-                await self._flood_wait(exc)
+                await self._flood.sleep(exc)  # then go on after the last post delivered
             except GONE_ERRORS as exc:
-                await self._mark_unavailable(channel, _reason(exc))
+                await self._watch.mark_unavailable(channel, reason(exc))
                 return
 
-    async def _fetch_latest(self, channel: _Channel) -> None:
+    async def _fetch_latest(self, channel: WatchedChannel) -> None:
         """A channel with nothing stored: only its latest ``initial_posts`` posts."""
+        assert channel.channel_id is not None
         if self._initial_posts <= 0:
             return
-        assert channel.channel_id is not None
         while True:
             try:
                 latest = [
@@ -214,66 +186,10 @@ class TelethonPostSource:
                 ]
                 break
             except errors.FloodWaitError as exc:
-                await self._flood_wait(exc)
+                await self._flood.sleep(exc)
+            except GONE_ERRORS as exc:
+                await self._watch.mark_unavailable(channel, reason(exc))
+                return
         for message in reversed(latest):
             await self._deliver(message, channel.channel_id)
-            self.stats.backfilled += 1
-
-    async def _flood_wait(self, exc: errors.FloodWaitError) -> None:
-        self.stats.flood_waits += 1
-        log.warning("Telegram asks to wait %s s (flood wait); waiting", exc.seconds)
-        await self._clock.sleep(exc.seconds)
-
-    # -- availability ----------------------------------------------------------------
-
-    async def _resolve(self, channel: _Channel) -> bool:
-        while True:
-            try:
-                entity = await self._client.get_entity(channel.ref.lookup)
-                break
-            except errors.FloodWaitError as exc:
-                await self._flood_wait(exc)
-            except LOOKUP_ERRORS as exc:
-                await self._mark_unavailable(channel, _reason(exc))
-                return False
-        if isinstance(entity, NOT_READABLE):
-            channel.channel_id = channel.channel_id or utils.get_peer_id(entity)
-            kind = "not a channel" if isinstance(entity, types.User) else "access forbidden"
-            await self._mark_unavailable(channel, kind)
-            return False
-        channel.entity = entity
-        channel.channel_id = utils.get_peer_id(entity)
-        channel.title = getattr(entity, "title", None)
-        await self._mark_available(channel)
-        return True
-
-    async def _mark_unavailable(self, channel: _Channel, reason: str) -> None:
-        now = self._clock.now()
-        if channel.channel_id is not None:
-            changed = await self._registry.set_availability(
-                channel.channel_id, False, now, reason=reason, title=channel.title
-            )
-        else:  # never resolved: no id to record, remember it in this process
-            changed = channel.available is not False
-        channel.available = False
-        log.warning("channel %s unavailable: %s", channel.ref.text, reason)
-        if changed:
-            await self._notifier.send(
-                channel_unavailable(
-                    channel.ref.text, channel.channel_id, channel.title, reason, now
-                )
-            )
-
-    async def _mark_available(self, channel: _Channel) -> None:
-        assert channel.channel_id is not None
-        now = self._clock.now()
-        was_unavailable = channel.available is False or (
-            channel.channel_id in await self._registry.unavailable()
-        )
-        await self._registry.set_availability(channel.channel_id, True, now, title=channel.title)
-        channel.available = True
-        if was_unavailable:
-            log.info("channel %s available again", channel.ref.text)
-            await self._notifier.send(
-                channel_available(channel.ref.text, channel.channel_id, channel.title, now)
-            )
+            self._stats.backfilled += 1

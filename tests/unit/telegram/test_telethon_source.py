@@ -245,6 +245,14 @@ async def test_a_channel_with_nothing_stored_takes_only_its_latest_posts() -> No
     assert none_stored.repo.messages == {}  # default: no history, only what comes next
 
 
+async def test_a_channel_gone_while_fetching_its_latest_posts_is_unavailable() -> None:
+    world = World(initial_posts=2)
+    world.client.history[BARE] = [post(1, "x")]
+    world.client.history_errors = [(0, errors.ChannelPrivateError(request=None))]
+    await world.source.start()
+    assert await world.registry.unavailable() == frozenset({MARKED})
+
+
 async def test_a_live_post_the_store_refused_is_fetched_by_the_next_backfill() -> None:
     world = World()
     await world.repo.add(NewPost(MARKED, 1, "seed"), T0)
