@@ -35,6 +35,8 @@ class FakeClock:
 
     async def advance(self, seconds: float = 0.0) -> None:
         """Move time forward, waking every sleeper whose time has come, in order."""
+        if seconds < 0:
+            raise ValueError("a fake clock only moves forward")
         target = self._now + timedelta(seconds=seconds)
         await _settle()
         while self._sleepers and self._sleepers[0][0] <= target:
