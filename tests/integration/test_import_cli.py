@@ -69,3 +69,16 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"channel-parser: error: {tmp_path / 'nope.json'}: No such file or directory"
     ]
+
+
+def test_whole_account_with_all_chats_and_an_unknown_zone(tmp_path: Path) -> None:
+    result = run_cli("import", "--all-chats", str(DATA / "whole_account.json"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert summary_row(result.stdout, "stored (new)") == "5"
+    bad = run_cli(
+        "import", "--timezone", "Mars/Olympus", str(DATA / "old_format.json"), cwd=tmp_path
+    )
+    assert bad.returncode == 2
+    assert (
+        bad.stderr.strip() == "channel-parser: error: --timezone: unknown time zone 'Mars/Olympus'"
+    )

@@ -4,11 +4,14 @@ the in-memory store and a FakeClock (no network, no real sleep)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+from pathlib import Path
 
 import pytest
 from telethon import errors, events, types
 
 from adapters.telegram.channels import parse_channel_ref
+from adapters.telegram.client import make_client
 from adapters.telegram.telethon_source import TelethonPostSource
 from application.errors import ConfigurationError, StorageUnavailable
 from application.ports.storage import NewPost
@@ -292,3 +295,29 @@ def test_channel_references(text: str, lookup: object, known: int | None) -> Non
 def test_a_bad_channel_reference_names_the_setting() -> None:
     with pytest.raises(ConfigurationError, match="TELEGRAM_CHANNELS"):
         parse_channel_ref("not a channel!")
+
+
+async def test_the_real_client_has_what_the_source_calls(tmp_path: Path) -> None:
+    client = make_client(tmp_path / "acct.session", 12345, "0123456789abcdef")
+    try:
+        assert {"min_id", "reverse", "limit"} <= set(
+            inspect.signature(client.iter_messages).parameters
+        )
+        for name in ("get_entity", "add_event_handler", "remove_event_handler"):
+            assert callable(getattr(client, name))
+        source = TelethonPostSource(
+            client,
+            ["@jobs"],
+            IngestPost(InMemoryMessageRepository(), FakeClock()),
+            InMemoryMessageRepository(),
+            InMemoryChannelRegistry(),
+            RecordingNotifier(),
+            FakeClock(),
+        )
+        for callback, event in source._handlers:
+            client.add_event_handler(callback, event)
+        assert len(client.list_event_handlers()) == 2
+        source.stop()
+        assert client.list_event_handlers() == []
+    finally:
+        client.session.close()
