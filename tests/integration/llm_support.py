@@ -17,13 +17,16 @@ KEY = "sk-zai-test-0123456789abcdefSECRET"
 
 @asynccontextmanager
 async def simulated(
-    timeout: float = 5.0, max_post_chars: int = 20_000, key: str = KEY, **config: Any
+    call_timeout: float = 5.0, max_post_chars: int = 20_000, key: str = KEY, **config: Any
 ) -> AsyncIterator[tuple[ZaiSimulator, OpenAICompatibleParser]]:
     """A running simulator and the real adapter (openai SDK, real HTTP) talking to it."""
     async with ZaiSimulator(SimulatorConfig(**config)) as sim:
         provider = resolve_provider("zai", sim.base_url, None, key)
         parser = OpenAICompatibleParser(
-            provider, load_prompt_spec(None, None), timeout=timeout, max_post_chars=max_post_chars
+            provider,
+            load_prompt_spec(None, None),
+            timeout=call_timeout,
+            max_post_chars=max_post_chars,
         )
         async with parser:
             yield sim, parser

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -63,7 +63,7 @@ async def test_the_hidden_concurrency_limit_answers_1302(caplog: pytest.LogCaptu
 
 
 async def test_the_requests_per_minute_limit_answers_1303() -> None:
-    async with simulated(rpm=2) as (sim, parser):
+    async with simulated(rpm=2) as (_, parser):
         assert isinstance(await parser.parse(req()), ParseSuccess)
         assert isinstance(await parser.parse(req()), ParseSuccess)
         failure = await parser.parse(req())
@@ -80,9 +80,11 @@ async def test_the_balance_runs_out_and_is_topped_up(caplog: pytest.LogCaptureFi
         assert sim.stats().balance == 0
         assert sim.top_up(1) == 1
         assert isinstance(await parser.parse(req()), ParseSuccess)
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{sim.root_url}/admin/topup", json={"amount": 5}) as resp:
-                assert await resp.json() == {"balance": 5}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{sim.root_url}/admin/topup", json={"amount": 5}) as resp,
+        ):
+            assert await resp.json() == {"balance": 5}
         assert isinstance(await parser.parse(req()), ParseSuccess)
 
 
@@ -123,7 +125,7 @@ async def test_each_fault_is_classified(fault: str, kind: FailureKind, code: str
 
 
 async def test_a_hang_past_the_timeout_is_transient_and_quick() -> None:
-    async with simulated(timeout=0.5) as (sim, parser):
+    async with simulated(call_timeout=0.5) as (sim, parser):
         sim.script("hang")
         started = time.monotonic()
         failure = await parser.parse(req())
@@ -237,7 +239,7 @@ async def test_the_api_key_never_reaches_a_log_or_a_failure(
     echo = f"Incorrect API key provided: {KEY}. You can find your API key at ..."
     failures = []
     with caplog.at_level(logging.DEBUG):
-        async with simulated(timeout=0.5) as (sim, parser):
+        async with simulated(call_timeout=0.5) as (sim, parser):
             sim.script(
                 {"kind": "1002", "message": echo},
                 "1113",

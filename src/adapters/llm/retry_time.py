@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -26,17 +27,20 @@ def parse_duration(text: str) -> timedelta | None:
     if not value:
         return None
     try:
-        return _bounded(timedelta(seconds=float(value)))
+        return _seconds(float(value))
     except ValueError:
         pass
     parts = _DURATION_PART.findall(value)
     if not parts or "".join(n + u for n, u in parts) != value:
         return None
-    return _bounded(timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)))
+    return _seconds(sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
 
 
-def _bounded(delta: timedelta) -> timedelta | None:
-    return delta if timedelta(0) <= delta <= _MAX_HINT else None
+def _seconds(value: float) -> timedelta | None:
+    """A hint of *value* seconds, or None when it is negative, absurd, inf or NaN."""
+    if not math.isfinite(value) or not 0 <= value <= _MAX_HINT.total_seconds():
+        return None
+    return timedelta(seconds=value)
 
 
 def retry_at_from_headers(headers: Mapping[str, str], now: datetime) -> datetime | None:
@@ -45,7 +49,7 @@ def retry_at_from_headers(headers: Mapping[str, str], now: datetime) -> datetime
     hints: list[datetime] = []
     if (ms := lower.get("retry-after-ms")) is not None:
         try:
-            delta = _bounded(timedelta(milliseconds=float(ms)))
+            delta = _seconds(float(ms) / 1000)
         except ValueError:
             delta = None
         if delta is not None:
