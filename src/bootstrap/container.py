@@ -97,12 +97,20 @@ async def _parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAICompa
         await parser.aclose()
 
 
-def _notifier(settings: Settings, clock: Clock) -> AdminNotifier:
-    if settings.admin_bot_token is not None and settings.admin_chat_ids:
-        return TelegramBotNotifier(
-            settings.admin_bot_token.get_secret_value(), settings.admin_chat_ids, clock
-        )
-    return ConsoleNotifier()
+async def _notifier(settings: Settings, clock: Clock) -> AsyncIterator[AdminNotifier]:
+    if settings.admin_bot_token is None or not settings.admin_chat_ids:
+        yield ConsoleNotifier()
+        return
+    bot = TelegramBotNotifier(
+        settings.admin_bot_token.get_secret_value(),
+        settings.admin_chat_ids,
+        clock,
+        api_base=settings.admin_bot_api_base,
+    )
+    try:
+        yield bot
+    finally:
+        await bot.aclose()
 
 
 async def _limiter(settings: Settings, state: ServiceState) -> AdaptiveLimiter:
@@ -146,7 +154,7 @@ class Container(containers.DeclarativeContainer):
     channels = providers.Callable(_channels, stores)
     state = providers.Callable(_state, stores)
     parser = providers.Resource(_parser, settings, clock)
-    notifier = providers.Singleton(_notifier, settings, clock)
+    notifier = providers.Resource(_notifier, settings, clock)
 
     notify = providers.Singleton(
         NotifyAdmins, state, notifier, config.provided.throttle, clock, metrics

@@ -120,7 +120,7 @@ async def _listener(container: Container) -> tuple[Any, Any]:
         await resolve(container.ingest),
         await resolve(container.messages),
         await resolve(container.channels),
-        container.notifier(),
+        await resolve(container.notifier),
         container.clock(),
         backfill_seconds=settings.backfill_seconds,
     )

@@ -64,15 +64,14 @@ class Settings(BaseSettings):
     backfill_seconds: float = Field(default=300.0, gt=0)
     admin_bot_token: SecretStr | None = None
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_bot_api_base: str = "https://api.telegram.org"
 
     # -- the service ---------------------------------------------------------------
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: no HTTP endpoint
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    _split = field_validator("telegram_channels", "admin_chat_ids", mode="before")(
-        _split_commas
-    )
+    _split = field_validator("telegram_channels", "admin_chat_ids", mode="before")(_split_commas)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ import contextlib
 import typer
 
 from adapters.llm.simulator import ZaiSimulator
-from adapters.llm.simulator_config import Latency, SimulatorConfig
+from adapters.llm.simulator_config import FaultSpec, Latency, SimulatorConfig
 from bootstrap.app import app, fail
 
 
@@ -32,6 +32,15 @@ def simulate_zai(
         None, help="The only key accepted (default: any non-empty)."
     ),
     model: str | None = typer.Option(None, help="The only model accepted (default: any)."),
+    hang_seconds: float = typer.Option(3600.0, min=0, help="How long a 'hang' fault holds a call."),
+    fault: list[str] = typer.Option(
+        [],
+        help="Serve this fault to the next call (repeatable, in order): hang, 500, 503, "
+        "drop, non_json, schema_break, error_in_200 or a Z.AI code such as 1302.",
+    ),
+    trigger: list[str] = typer.Option(
+        [], help="TEXT=FAULT: serve FAULT to every post containing TEXT (repeatable)."
+    ),
 ) -> None:
     """Run a Z.AI-like chat-completions server (OpenAI-compatible, Z.AI's error codes).
 
@@ -54,18 +63,36 @@ def simulate_zai(
         balance_unit=balance_unit,  # type: ignore[arg-type]
         latency=Latency(latency_ms, latency_jitter_ms, latency_distribution),  # type: ignore[arg-type]
         seed=seed,
+        hang_seconds=hang_seconds,
     )
+    try:
+        queue = [FaultSpec.of(name) for name in fault]
+        triggers = [(needle, FaultSpec.of(name)) for needle, name in map(_split_trigger, trigger)]
+    except ValueError as exc:
+        fail(str(exc))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config))
+        asyncio.run(_serve(config, queue, triggers))
     print("simulator stopped", flush=True)
 
 
-async def _serve(config: SimulatorConfig) -> None:
+def _split_trigger(value: str) -> tuple[str, str]:
+    needle, sep, name = value.rpartition("=")
+    if not sep or not needle:
+        raise ValueError(f"--trigger {value!r}: expected TEXT=FAULT")
+    return needle, name
+
+
+async def _serve(
+    config: SimulatorConfig, queue: list[FaultSpec], triggers: list[tuple[str, FaultSpec]]
+) -> None:
     try:
         sim = ZaiSimulator(config)
         await sim.start()
     except OSError as exc:
         fail(f"cannot listen on {config.host}:{config.port}: {exc.strerror}")
+    sim.script(*queue)
+    for needle, spec in triggers:
+        sim.trigger(needle, spec)
     try:
         typer.echo(
             f"Z.AI simulator listening on {sim.base_url} (stats: {sim.root_url}/admin/stats)"
