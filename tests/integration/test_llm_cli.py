@@ -29,7 +29,18 @@ def simulator(tmp_path: Path) -> Iterator[str]:
     """A running ``simulate-zai`` server; yields its root URL; stops it with Ctrl-C."""
     port = free_port()
     proc = subprocess.Popen(
-        [CLI, "simulate-zai", "--port", str(port), "--latency-ms", "20", "--seed", "1"],
+        [
+            CLI,
+            "simulate-zai",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "20",
+            "--seed",
+            "1",
+            "--trigger",
+            "CROWD=1302",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
