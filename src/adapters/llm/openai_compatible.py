@@ -29,6 +29,7 @@ from domain.failures import FailureKind, LLMFailure
 logger = logging.getLogger(__name__)
 
 Message = dict[str, str]
+CONTENT_FILTERED = frozenset({"sensitive", "content_filter"})
 
 
 def _utc_now() -> datetime:
@@ -130,7 +131,6 @@ class OpenAICompatibleParser:
                 model=self._config.model,
                 messages=messages,
                 response_format={"type": "json_object"},
-                temperature=0.1,
             )
             body: Any = json.loads(raw.text)
         except openai.OpenAIError as exc:
@@ -145,6 +145,14 @@ class OpenAICompatibleParser:
             # An error object in an HTTP 200 (Z.AI's 1305 was seen so) is no completion.
             failure = classify_status(raw.status_code, body, dict(raw.headers), self._now())
             return self._failed(failure, f"Error code: {raw.status_code} - {body}", request)
+        if _finish_reason(body) in CONTENT_FILTERED:
+            # Z.AI ends a blocked answer with finish_reason "sensitive": asking again won't help
+            failure = LLMFailure(
+                FailureKind.REJECTED,
+                "content_filter",
+                "the provider's content filter ended the answer",
+            )
+            return self._failed(failure, f"finish_reason {_finish_reason(body)!r}", request)
         return _content(body)
 
     def _failed(self, failure: LLMFailure, error_text: str, request: ParseRequest) -> LLMFailure:
@@ -174,6 +182,14 @@ def _has_choices(body: Any) -> bool:
     return (
         isinstance(body, dict) and isinstance(body.get("choices"), list) and bool(body["choices"])
     )
+
+
+def _finish_reason(body: Any) -> str | None:
+    try:
+        reason = body["choices"][0].get("finish_reason")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return reason if isinstance(reason, str) else None
 
 
 def _content(body: Any) -> str | None:

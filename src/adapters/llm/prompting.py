@@ -78,7 +78,8 @@ def user_message(text: str, max_chars: int) -> str:
             f"\n\nNote: the post was truncated to its first {max_chars} of {len(text)} characters."
         )
         text = text[:max_chars]
-    return f"Parse this post.\n{POST_OPEN}\n{text}\n{POST_CLOSE}{note}"
+    # json_object mode at OpenAI needs the word JSON in the messages, whatever the prompt says
+    return f"Parse this post into one JSON object.\n{POST_OPEN}\n{text}\n{POST_CLOSE}{note}"
 
 
 def repair_message(problem: str) -> str:

@@ -29,6 +29,10 @@ CHAT_PATHS = (
     "/api/paas/v4/chat/completions",
     "/api/coding/paas/v4/chat/completions",
 )
+# Faults that pass the limits and answer (or hang, or drop) like a real call.
+ANSWERING_FAULTS = frozenset(
+    {Fault.HANG, Fault.DROP, Fault.NON_JSON, Fault.SCHEMA_BREAK, Fault.SENSITIVE}
+)
 STATE = web.AppKey("state", SimulatorState)
 CLOSING = web.AppKey("closing", asyncio.Event)
 
@@ -57,7 +61,7 @@ class ChatHandler:
         fault = state.take_fault(text)
         if fault is not None:
             state.faults[fault.kind] += 1
-            if fault.kind not in (Fault.HANG, Fault.DROP, Fault.NON_JSON, Fault.SCHEMA_BREAK):
+            if fault.kind not in ANSWERING_FAULTS:
                 return self._fault_reply(fault, request_id)
         model = str(body.get("model") or "")
         if state.config.model is not None and model != state.config.model:
@@ -99,14 +103,17 @@ class ChatHandler:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response()  # never sent: the connection is gone
-        if fault is not None and fault.kind == Fault.NON_JSON:
+        finish_reason = "stop"
+        if fault is not None and fault.kind == Fault.SENSITIVE:
+            content, finish_reason = "", "sensitive"
+        elif fault is not None and fault.kind == Fault.NON_JSON:
             content = NON_JSON_ANSWER
         elif fault is not None and fault.kind == Fault.SCHEMA_BREAK:
             content = SCHEMA_BREAKING_ANSWER
         else:
             content = json.dumps(parse_result(text), ensure_ascii=False)
         prompt_chars = len(json.dumps(body.get("messages"), ensure_ascii=False))
-        reply = completion(request_id, model, content, prompt_chars)
+        reply = completion(request_id, model, content, prompt_chars, finish_reason)
         self.state.charge(reply["usage"]["total_tokens"])
         if fault is None:
             self.state.successes += 1

@@ -21,6 +21,7 @@ class Fault(enum.StrEnum):
     NON_JSON = "non_json"  # a 200 whose answer is prose, not JSON
     SCHEMA_BREAK = "schema_break"  # a 200 whose answer is JSON that breaks the schema
     ERROR_IN_200 = "error_in_200"  # a 200 whose body is an error object (1305)
+    SENSITIVE = "sensitive"  # a 200 whose answer the content filter ended (finish_reason)
 
 
 ZAI_MESSAGES: dict[str, str] = {

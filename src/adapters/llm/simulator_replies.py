@@ -57,7 +57,9 @@ def parse_result(text: str) -> dict[str, Any]:
     }
 
 
-def completion(request_id: str, model: str, content: str, prompt_chars: int) -> dict[str, Any]:
+def completion(
+    request_id: str, model: str, content: str, prompt_chars: int, finish_reason: str = "stop"
+) -> dict[str, Any]:
     prompt_tokens = max(prompt_chars // 4, 1)
     completion_tokens = max(len(content) // 4, 1)
     return {
@@ -69,7 +71,7 @@ def completion(request_id: str, model: str, content: str, prompt_chars: int) -> 
         "choices": [
             {
                 "index": 0,
-                "finish_reason": "stop",
+                "finish_reason": finish_reason,
                 "message": {"role": "assistant", "content": content},
             }
         ],
