@@ -18,6 +18,7 @@ from application.config import EngineConfig
 from application.errors import StorageError
 from application.limiter import AdaptiveLimiter
 from application.ports.clock import Clock
+from application.ports.llm import ParseOutcome
 from application.ports.metrics import Metrics
 from application.ports.storage import MessageRepository, ServiceState
 from application.use_cases.claim_message import ClaimMessage
@@ -25,7 +26,7 @@ from application.use_cases.notify_admins import NotifyAdmins
 from application.use_cases.probe_quota import ProbeQuota, ProbeResult
 from application.use_cases.process_message import Processed, ProcessMessage
 from application.use_cases.recover_stuck import RecoverStuck
-from domain.failures import NotificationKind
+from domain.failures import LLMFailure, NotificationKind
 from domain.gate import QuotaGate
 from domain.message import IncomingMessage
 
@@ -171,8 +172,20 @@ class Engine:
 
     async def _handle(self, message: IncomingMessage) -> None:
         result: Processed | None = None
+        released = False
+
+        async def call_ended(outcome: ParseOutcome) -> None:
+            """The LLM answered: feed the limiter and free the permit before saving."""
+            nonlocal released
+            refused = isinstance(outcome, LLMFailure) and outcome.effect.concurrency_signal
+            if await self._limiter.record(refused=refused):
+                log.info("concurrency limit now %d", self._limiter.limit.permits)
+                await self._guard(self._state.set_learned_limit(self._limiter.limit.limit))
+            await self._limiter.release()
+            released = True
+
         try:
-            result = await self._process(message, self._owner)
+            result = await self._process(message, self._owner, call_ended)
         except asyncio.CancelledError:
             await self._release(message)
             raise
@@ -181,21 +194,12 @@ class Engine:
         except Exception:  # a bug must not stop the service; the lease brings it back
             log.exception("message %s: unexpected error while processing", message.key)
         finally:
-            await self._after_call(result)
-
-    async def _after_call(self, result: Processed | None) -> None:
-        called_llm = result is not None and not result.from_cache
-        if called_llm:
-            assert result is not None
-            refused = result.failure is not None and result.failure.effect.concurrency_signal
-            if await self._limiter.record(refused=refused):
-                log.info("concurrency limit now %d", self._limiter.limit.permits)
-                await self._guard(self._state.set_learned_limit(self._limiter.limit.limit))
-        await self._limiter.release()
-        self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
-        if result is not None:
-            self._count(result)
-            self._wake.set()  # a retry may now be the earliest; the loop recomputes
+            if not released:  # a cache hit, or an error before the call ended
+                await self._limiter.release()
+            self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
+            if result is not None:
+                self._count(result)
+                self._wake.set()  # a retry may now be the earliest; the loop recomputes
 
     def _count(self, result: Processed) -> None:
         if not result.saved:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +60,14 @@ class ProcessMessage:
         self._config = config
         self._jitter_source = jitter_source
 
-    async def __call__(self, message: IncomingMessage, owner: str) -> Processed:
+    async def __call__(
+        self,
+        message: IncomingMessage,
+        owner: str,
+        call_ended: Callable[[ParseOutcome], Awaitable[None]] | None = None,
+    ) -> Processed:
+        """*call_ended* runs as soon as the LLM answers, before anything is saved, so
+        that the caller can free the call's concurrency permit (not called on a cache hit)."""
         fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
         cached = await self._cache.get(fingerprint)
         if cached is not None:
@@ -70,6 +77,8 @@ class ProcessMessage:
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
         outcome = await self._call_llm(message, owner)
+        if call_ended is not None:
+            await call_ended(outcome)
         now = self._clock.now()
         if isinstance(outcome, ParseSuccess):
             message.succeed(owner, outcome.data, now)
