@@ -27,11 +27,11 @@ from adapters.telegram.export import read_export
 from application.ports.storage import MessageStats
 from application.use_cases.import_posts import ImportPosts, ImportSummary
 from bootstrap.container import Container, resolve
+from bootstrap.demo import SAMPLE_EXPORT
 from bootstrap.settings import Settings
 from domain.status import MessageStatus
 
 SCALE = 30  # SPEC.md's times divided by this
-SAMPLE_EXPORT = Path(__file__).with_name("demo") / "sample_export.json"
 TOP_UP_AFTER = 3.0  # seconds after the balance runs out, "the operator tops it up"
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bootstrap.app import app, run_async
-from bootstrap.demo_run import SAMPLE_EXPORT, DemoResult, run_demo
+from bootstrap.demo import SAMPLE_EXPORT
 from domain.status import MessageStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bootstrap.demo_run import DemoResult
 
 
 @app.command()
@@ -25,6 +29,10 @@ def demo(
     """Run the main job on the embedded default: the bundled sample export, SQLite in a
     temporary folder, and a built-in Z.AI simulator whose hidden concurrency limit is
     small and whose balance runs out midway and is topped up. Needs no settings."""
+    from rich.console import Console
+
+    from bootstrap.demo_run import run_demo
+
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s - %(message)s")
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="channel-parser-demo-"))
@@ -43,6 +51,8 @@ def demo(
 
 
 def _summary(console: Console, result: DemoResult) -> None:
+    from rich.table import Table
+
     by = result.stats.by_status
     table = Table(title="Demo summary")
     table.add_column("what")

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from adapters.clock.system import SystemClock
-from adapters.telegram.export import ExportContents, ExportFormatError, read_export
-from application.use_cases.import_posts import ImportPosts, ImportSummary
-from application.use_cases.ingest import IngestPost
 from bootstrap.app import app, fail, run_async
-from bootstrap.settings import load_settings
-from bootstrap.storage import open_storage
+
+# The heavy imports happen inside the command, so that --help is quick.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from adapters.telegram.export import ExportContents
+    from application.use_cases.import_posts import ImportSummary
 
 
 @app.command("import")
@@ -33,6 +31,10 @@ def import_export(
     ] = "UTC",
 ) -> None:
     """Store the text posts of a Telegram Desktop export (idempotent: a second run adds nothing)."""
+    from rich.console import Console
+
+    from adapters.telegram.export import ExportFormatError, read_export
+
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -48,6 +50,15 @@ def import_export(
 
 
 async def _store(contents: ExportContents) -> ImportSummary:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from adapters.clock.system import SystemClock
+    from application.use_cases.import_posts import ImportPosts
+    from application.use_cases.ingest import IngestPost
+    from bootstrap.settings import load_settings
+    from bootstrap.storage import open_storage
+
     settings = load_settings()
     async with open_storage(settings) as stores:
         use_case = ImportPosts(IngestPost(stores.messages, SystemClock()))
@@ -66,6 +77,8 @@ async def _store(contents: ExportContents) -> ImportSummary:
 
 
 def _report(console: Console, contents: ExportContents, summary: ImportSummary) -> None:
+    from rich.table import Table
+
     chats = Table(title="Chats in the export")
     for column in ("chat", "id", "type", "messages", "imported"):
         chats.add_column(column)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from getpass import getpass
+from typing import TYPE_CHECKING
 
 import typer
-from telethon import errors
 
-from adapters.telegram.client import make_client, protect_session
 from application.errors import ConfigurationError
 from bootstrap.app import app, fail, run_async
-from bootstrap.settings import Settings, load_settings
+from bootstrap.settings import load_settings
+
+if TYPE_CHECKING:
+    from bootstrap.settings import Settings
 
 
 @app.command()
@@ -36,6 +38,10 @@ def _credentials(settings: Settings) -> tuple[int, str]:
 
 
 async def _login() -> None:
+    from telethon import errors  # Telethon is heavy: imported when logging in only
+
+    from adapters.telegram.client import make_client, protect_session
+
     settings = load_settings()
     api_id, api_hash = _credentials(settings)
     client = make_client(settings.telegram_session, api_id, api_hash)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 
-from application.use_cases.get_status import StatusReport
-from application.use_cases.resume_parsing import Resumed
 from bootstrap.app import app, fail
-from bootstrap.container import Container, resolve, run_with_container
-from bootstrap.render import print_status, status_as_dict
-from bootstrap.service import run_until_signal
 from domain.failures import FailureKind
 from domain.message import MessageKey
 from domain.status import MessageStatus
 
+# The heavy imports (drivers, SDKs) happen inside the commands, so that --help is quick.
+if TYPE_CHECKING:
+    from application.use_cases.get_status import StatusReport
+    from application.use_cases.resume_parsing import Resumed
+    from bootstrap.container import Container
+
 
 async def _status(container: Container) -> StatusReport:
+    from bootstrap.container import resolve
+
     return await (await resolve(container.status))()
 
 
@@ -33,6 +37,9 @@ def process(
     (retries not yet due, the quota gate) and exit 0. SIGINT/SIGTERM stop it
     gracefully either way.
     """
+    from bootstrap.container import resolve, run_with_container
+    from bootstrap.render import print_status
+    from bootstrap.service import run_until_signal
 
     async def use(container: Container) -> StatusReport:
         engine = await resolve(container.engine)
@@ -46,6 +53,9 @@ def process(
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Counts per status, SPEC.md's retry histogram, the quota gate, the learned
     concurrency limit, the earliest retry and channel availability."""
+    from bootstrap.container import run_with_container
+    from bootstrap.render import print_status, status_as_dict
+
     report = run_with_container(_status)
     if as_json:
         typer.echo(json.dumps(status_as_dict(report), ensure_ascii=False, indent=2))
@@ -67,6 +77,7 @@ def requeue(
         fail("say what to requeue: --status STATUS and/or --kind KIND")
     if MessageStatus.PROCESSING in status_:
         fail("messages being processed cannot be requeued; stuck ones are recovered by themselves")
+    from bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> int:
         return await (await resolve(container.requeue))(status_, kind)
@@ -83,6 +94,7 @@ def reset(
         channel, message_id = (int(part) for part in message.split("/"))
     except ValueError:
         fail(f"expected CHANNEL_ID/MESSAGE_ID, got {message!r}")
+    from bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> bool:
         return await (await resolve(container.reset))(MessageKey(channel, message_id))
@@ -95,6 +107,7 @@ def reset(
 @app.command()
 def resume() -> None:
     """Reopen the quota gate by hand and requeue the messages it stopped."""
+    from bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> Resumed:
         return await (await resolve(container.resume))()

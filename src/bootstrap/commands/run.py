@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from bootstrap.app import app
-from bootstrap.container import Container, run_with_container
+
+if TYPE_CHECKING:
+    from bootstrap.container import Container
 
 
 @app.command()
@@ -19,6 +23,7 @@ def run(
     worker, retry on the backoff timer, probe the quota, recover stuck messages, and
     serve /healthz and /metrics on METRICS_HOST:METRICS_PORT (loopback by default).
     Without TELEGRAM_API_ID/TELEGRAM_API_HASH/TELEGRAM_CHANNELS it is a worker only."""
+    from bootstrap.container import run_with_container
     from bootstrap.service import run_service
 
     async def use(container: Container) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import adapters.telegram.client as client_module
 import bootstrap.commands.login as login_module
 from adapters.telegram.client import make_client, protect_session, session_file
 from bootstrap.cli import app
@@ -73,7 +74,7 @@ def test_login_asks_phone_code_and_password(env: Path, monkeypatch: pytest.Monke
         protect_session(session)
         return fake
 
-    monkeypatch.setattr(login_module, "make_client", fake_make)
+    monkeypatch.setattr(client_module, "make_client", fake_make)  # imported at call time
     monkeypatch.setattr(login_module, "getpass", lambda prompt: "secret-2fa")
     monkeypatch.setenv("TELEGRAM_API_ID", "12345")
     monkeypatch.setenv("TELEGRAM_API_HASH", "0123456789abcdef")
