@@ -89,7 +89,10 @@ def requeue(
 def reset(
     message: str = typer.Argument(..., help="CHANNEL_ID/MESSAGE_ID of the message."),
 ) -> None:
-    """Put one message back to pending and remove its retry_count (SPEC.md's FAQ)."""
+    """Put one message back to pending and remove its retry_count (SPEC.md's FAQ).
+
+    Channel ids are negative: put `--` before them, e.g. `reset -- -1001234567890/42`.
+    """
     try:
         channel, message_id = (int(part) for part in message.split("/"))
     except ValueError:
