@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from application.errors import ConfigurationError
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     concurrency_start: int = Field(default=4, ge=1)
     concurrency_min: int = Field(default=1, ge=1)
     concurrency_max: int = Field(default=32, ge=1)
-    lease_seconds: float = Field(default=180.0, gt=0)
+    lease_seconds: float = Field(default=60.0, ge=1)  # renewed every third of it
     stuck_check_seconds: float = Field(default=60.0, gt=0)
     quota_probe_seconds: float = Field(default=300.0, gt=0)
     poll_seconds: float = Field(default=2.0, gt=0)
@@ -73,6 +73,17 @@ class Settings(BaseSettings):
 
     _split = field_validator("telegram_channels", "admin_chat_ids", mode="before")(_split_commas)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if not self.concurrency_min <= self.concurrency_start <= self.concurrency_max:
+            raise ValueError(
+                "CONCURRENCY_MIN <= CONCURRENCY_START <= CONCURRENCY_MAX must hold, got "
+                f"{self.concurrency_min}, {self.concurrency_start}, {self.concurrency_max}"
+            )
+        if self.backoff_cap_seconds < self.backoff_base_seconds:
+            raise ValueError("BACKOFF_CAP_SECONDS must not be below BACKOFF_BASE_SECONDS")
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -91,7 +102,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line naming the first bad setting as the environment variable, never its value
     when the value may be a secret."""
     first = exc.errors(include_url=False, include_input=False)[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if not first["loc"]:  # a rule across several settings: its message names them
+        return f"settings: {str(first['msg']).removeprefix('Value error, ')}"
+    name = str(first["loc"][0]).upper()
     more = len(exc.errors()) - 1
     tail = f" (and {more} more)" if more else ""
     return f"setting {name}: {first['msg']}{tail}"
