@@ -35,8 +35,14 @@ REQUEUE_UNSET = dict.fromkeys(
 )
 
 
+def document_id(key: MessageKey) -> str:
+    """``_id`` is the identity as text, "channel:message": a key every MongoDB-protocol
+    server looks up directly (FerretDB pushes string ``_id`` filters down, not ObjectIds)."""
+    return f"{key.channel_id}:{key.message_id}"
+
+
 def key_filter(key: MessageKey) -> dict[str, Any]:
-    return {"channel_id": key.channel_id, "message_id": key.message_id}
+    return {"_id": document_id(key)}
 
 
 def _error_document(error: ErrorInfo | None) -> dict[str, Any] | None:
@@ -48,6 +54,7 @@ def _error_document(error: ErrorInfo | None) -> dict[str, Any] | None:
 def to_document(message: IncomingMessage) -> dict[str, Any]:
     """The full document of *message*, None fields left out."""
     doc: dict[str, Any] = {
+        "_id": document_id(message.key),
         "channel_id": message.channel_id,
         "message_id": message.message_id,
         "text": message.text,

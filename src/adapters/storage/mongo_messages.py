@@ -26,13 +26,14 @@ from domain.status import MessageStatus
 
 Document = dict[str, Any]
 
-PROCESSING = str(MessageStatus.PROCESSING)
 CLAIM_ORDER = [("received_at", ASCENDING), ("channel_id", ASCENDING), ("message_id", ASCENDING)]
+
+PROCESSING = str(MessageStatus.PROCESSING)
 
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("channel_id", ASCENDING), ("message_id", ASCENDING)], {"unique": True, "name": "identity"}),
+    ([("processing_status", ASCENDING), *CLAIM_ORDER], {"name": "claim_order"}),
     ([("processing_status", ASCENDING), ("retry_after", ASCENDING)], {"name": "status_due"}),
-    ([("processing_status", ASCENDING), ("received_at", ASCENDING)], {"name": "status_age"}),
     ([("processing_status", ASCENDING), ("lease_until", ASCENDING)], {"name": "lease"}),
 ]
 
@@ -97,6 +98,7 @@ class MongoMessageRepository:
             }
         }
         with translated("claiming a message"):
+            # One atomic find-and-modify: the oldest due message becomes ours, or none does.
             doc = await self._c.find_one_and_update(
                 query, update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
             )
