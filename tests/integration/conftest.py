@@ -40,3 +40,7 @@ def mongo_database(mongo_uri: str) -> Iterator[str]:
 def sqlite_path(tmp_path: Path) -> Path:
     """A fresh SQLite file path in this test's own folder."""
     return tmp_path / "store.sqlite3"
+
+
+# A `simulate-zai` subprocess for the CLI tests (defined beside the CLI helpers).
+from tests.integration.cli_support import simulator_url  # noqa: E402, F401

@@ -8,53 +8,20 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from adapters.storage.sqlite import SQLiteStorage
 from application.ports.storage import NewPost
 from domain.status import MessageStatus
+from tests.integration.cli_support import CLI
 
 POSTS = 1500
 CHANNEL = -1002222222222
 LEASE_SECONDS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bootstrap.cli", *args]
-
-
-@pytest.fixture
-def simulator_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        _cli("simulate-zai", "--port", str(port), "--latency-ms", "40", "--concurrency-limit", "6"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert proc.stdout is not None
-    assert "listening" in proc.stdout.readline()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
 
 
 async def _store_posts(path: Path) -> None:
@@ -105,7 +72,7 @@ def test_sigkill_five_times_then_every_post_is_done_exactly_once(
     rng = random.Random(20261130)
     for _ in range(5):
         worker = subprocess.Popen(
-            _cli("process"),
+            [*CLI, "process"],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
@@ -121,7 +88,7 @@ def test_sigkill_five_times_then_every_post_is_done_exactly_once(
 
     time.sleep(LEASE_SECONDS + 0.5)  # leases of the killed workers expire
     final = subprocess.run(
-        _cli("process", "--until-idle"),
+        [*CLI, "process", "--until-idle"],
         check=False,
         env=env,
         cwd=tmp_path,
