@@ -40,7 +40,7 @@ async def test_a_good_reply_fits_the_default_schema_and_is_counted() -> None:
 
 
 async def test_the_hidden_concurrency_limit_answers_1302(caplog: pytest.LogCaptureFixture) -> None:
-    async with simulated(concurrency_limit=2, latency={"ms": 400}) as (sim, parser):
+    async with simulated(concurrency_limit=2, latency={"ms": 800}) as (sim, parser):
         with caplog.at_level(logging.WARNING, logger="adapters.llm"):
             outcomes = await asyncio.gather(
                 *(parser.parse(req(f"post {i}", f"m{i}")) for i in range(5))
