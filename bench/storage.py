@@ -35,7 +35,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, ReturnDocument
 
 from adapters.storage.mongo import MongoStorage
-from adapters.storage.mongo_messages import CLAIM_ORDER
+from adapters.storage.mongo_claims import CLAIM_ORDER
 from adapters.storage.sqlite import SQLiteStorage
 from adapters.storage.sqlite_db import fmt
 from application.ports.storage import MessageRepository, NewPost

@@ -15,6 +15,7 @@ MESSAGES = "incoming_messages"
 PARSE_CACHE = "parse_cache"
 CHANNELS = "channels"
 SERVICE_STATE = "service_state"
+CLAIM_TOKENS = "claim_tokens"
 
 
 class MongoStorage:
@@ -23,7 +24,7 @@ class MongoStorage:
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         db = client[database]
         self.client = client
-        self.messages = MongoMessageRepository(db[MESSAGES])
+        self.messages = MongoMessageRepository(db[MESSAGES], db[CLAIM_TOKENS])
         self.cache = MongoParseCache(db[PARSE_CACHE])
         self.channels = MongoChannelRegistry(db[CHANNELS])
         self.state = MongoServiceState(db[SERVICE_STATE])

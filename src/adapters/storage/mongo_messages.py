@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from adapters.storage.mongo_claims import CLAIM_ORDER, claim_oldest
 from adapters.storage.mongo_documents import (
     REQUEUE_UNSET,
     due_filter,
@@ -26,7 +27,6 @@ from domain.status import MessageStatus
 
 Document = dict[str, Any]
 
-CLAIM_ORDER = [("received_at", ASCENDING), ("channel_id", ASCENDING), ("message_id", ASCENDING)]
 
 PROCESSING = str(MessageStatus.PROCESSING)
 
@@ -39,8 +39,11 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
 
 
 class MongoMessageRepository:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], tokens: AsyncCollection[Document]
+    ) -> None:
         self._c = collection
+        self._tokens = tokens  # see mongo_claims
 
     async def create_indexes(self) -> None:
         with translated("creating the indexes of incoming_messages"):
@@ -89,19 +92,8 @@ class MongoMessageRepository:
         query = due_filter(now)
         if exclude_channels:
             query["channel_id"] = {"$nin": list(exclude_channels)}
-        update = {
-            "$set": {
-                "processing_status": PROCESSING,
-                "lease_owner": owner,
-                "lease_until": now + lease,
-                "updated_at": now,
-            }
-        }
         with translated("claiming a message"):
-            # One atomic find-and-modify: the oldest due message becomes ours, or none does.
-            doc = await self._c.find_one_and_update(
-                query, update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
-            )
+            doc = await claim_oldest(self._c, self._tokens, query, owner, now, lease)
         return None if doc is None else from_document(doc)
 
     def _held(self, key: MessageKey, owner: str) -> Document:
