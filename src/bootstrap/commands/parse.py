@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.llm.openai_compatible import OpenAICompatibleParser
 from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
 from bootstrap.app import app, fail, run_async
 from bootstrap.settings import load_settings
@@ -104,6 +103,8 @@ def parse(
 
 
 async def _parse_one(text: str, overrides: dict[str, Any]) -> ParseOutcome:
+    from adapters.llm.openai_compatible import OpenAICompatibleParser  # heavy: only when used
+
     settings = load_settings(**overrides)
     async with OpenAICompatibleParser.from_settings(settings) as parser:
         return await parser.parse(ParseRequest(text, "cli"))

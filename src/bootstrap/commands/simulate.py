@@ -7,7 +7,6 @@ import contextlib
 
 import typer
 
-from adapters.llm.simulator import ZaiSimulator
 from adapters.llm.simulator_config import FaultSpec, Latency, SimulatorConfig
 from bootstrap.app import app, fail
 
@@ -85,6 +84,8 @@ def _split_trigger(value: str) -> tuple[str, str]:
 async def _serve(
     config: SimulatorConfig, queue: list[FaultSpec], triggers: list[tuple[str, FaultSpec]]
 ) -> None:
+    from adapters.llm.simulator import ZaiSimulator  # aiohttp: only when used
+
     try:
         sim = ZaiSimulator(config)
         await sim.start()
