@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,30 +120,47 @@ class MongoServiceState:
         with translated("writing the quota gate"):
             await self._c.replace_one({"_id": GATE_ID}, doc, upsert=True)
 
+    async def _win(self, doc_id: str, generation: int, owner: str, now: datetime) -> bool:
+        """Whether this caller is the one that moves *doc_id* past *generation*: the insert
+        of a token with a unique ``_id`` succeeds for exactly one racer (see mongo_claims:
+        FerretDB's find-and-modify is not atomic, an insert is)."""
+        try:
+            await self._c.insert_one(
+                {"_id": f"token:{doc_id}#{generation}", "owner": owner, "at": now}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
     async def take_notification_slot(
         self, kind: NotificationKind, now: datetime, sent_before: datetime
     ) -> SlotTaken:
+        """The slot is ``{_id: "notify:<kind>", last_sent, gen}``; a suppression in the
+        period that began with generation g is a mark ``{suppressed_of, gen: g}``."""
         slot_id = f"notify:{kind}"
         with translated("taking a notification slot"):
-            for _ in range(5):  # each round ends unless another process changed the slot
-                before = await self._c.find_one_and_update(
-                    {"_id": slot_id, "last_sent": {"$lte": sent_before}},
-                    {"$set": {"last_sent": now, "suppressed": 0}},
-                    return_document=ReturnDocument.BEFORE,
+            slot = await self._c.find_one({"_id": slot_id})
+            generation = 0 if slot is None else int(slot.get("gen", 0))
+            due = slot is None or slot["last_sent"] <= sent_before
+            if due and await self._win(slot_id, generation, str(kind), now):
+                await self._c.update_one(
+                    {"_id": slot_id},
+                    {"$set": {"last_sent": now, "gen": generation + 1}},
+                    upsert=True,
                 )
-                if before is not None:
-                    return SlotTaken(True, int(before.get("suppressed", 0)))
-                try:
-                    await self._c.insert_one({"_id": slot_id, "last_sent": now, "suppressed": 0})
-                    return SlotTaken(True, 0)
-                except DuplicateKeyError:
-                    pass
-                counted = await self._c.update_one(
-                    {"_id": slot_id, "last_sent": {"$gt": sent_before}},
-                    {"$inc": {"suppressed": 1}},
-                )
-                if counted.matched_count:
-                    return SlotTaken(False, 0)
+                marks = {"suppressed_of": slot_id, "gen": {"$lte": generation}}
+                suppressed = await self._c.count_documents(marks)
+                await self._c.delete_many(marks)
+                return SlotTaken(True, suppressed)
+            # Lost the race: the period the winner just began; else the current one. One
+            # inserted mark per suppression (FerretDB loses concurrent $inc updates).
+            period = generation + 1 if due else generation
+            await self._c.insert_one(
+                {
+                    "_id": f"{slot_id}#{period}:{uuid.uuid4().hex}",
+                    **{"suppressed_of": slot_id, "gen": period},
+                }
+            )
         return SlotTaken(False, 0)
 
     async def learned_limit(self) -> float | None:
@@ -157,17 +175,28 @@ class MongoServiceState:
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         lease_id = f"lease:{name}"
         with translated("taking a named lease"):
-            try:
-                # Matches when free, expired or ours; otherwise the upsert's insert collides.
-                await self._c.find_one_and_update(
-                    {"_id": lease_id, "$or": [{"owner": owner}, {"until": {"$lte": now}}]},
-                    {"$set": {"owner": owner, "until": now + ttl}},
-                    upsert=True,
+            held = await self._c.find_one({"_id": lease_id})
+            if held is not None and held.get("owner") == owner:  # a renewal
+                renewed = await self._c.update_one(
+                    {"_id": lease_id, "owner": owner}, {"$set": {"until": now + ttl}}
                 )
-            except DuplicateKeyError:
+                if renewed.matched_count:
+                    return True
+                held = await self._c.find_one({"_id": lease_id})
+            if held is not None and held.get("owner") is not None and held["until"] > now:
                 return False
+            generation = 0 if held is None else int(held.get("gen", 0))
+            if not await self._win(lease_id, generation, owner, now):
+                return False
+            await self._c.replace_one(
+                {"_id": lease_id},
+                {"owner": owner, "until": now + ttl, "gen": generation + 1},
+                upsert=True,
+            )
         return True
 
     async def release_lease(self, name: str, owner: str) -> None:
         with translated("releasing a named lease"):
-            await self._c.delete_one({"_id": f"lease:{name}", "owner": owner})
+            await self._c.update_one(
+                {"_id": f"lease:{name}", "owner": owner}, {"$set": {"owner": None}}
+            )
