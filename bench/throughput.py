@@ -8,6 +8,9 @@ SDK over HTTP:
 - baseline: what SPEC.md alone asks for: a fixed pool of 32 concurrent calls, and the
   exponential backoff on every 1302.
 
+A third run, "bare client", is L tasks calling the provider in a loop with the same SDK
+and no store at all: what this machine can do at best, printed for reference.
+
 SPEC.md's backoff (30 s base, 480 s cap) is scaled down by --scale for both runs so
 that a run takes a minute, not hours; the ratio of the two is what matters. Printed:
 throughput as a share of the ideal L/d, and the share of calls refused with 1302.
@@ -20,18 +23,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
 from pydantic import SecretStr
 
-from adapters.llm.simulator import ZaiSimulator
-from adapters.llm.simulator_config import Latency, SimulatorConfig
+from adapters.llm.openai_compatible import OpenAICompatibleParser
+from adapters.llm.prompting import load_prompt_spec
+from adapters.llm.providers import resolve_provider
+from adapters.llm.simulator import API_PATH
 from application.limiter import AdaptiveLimiter
+from application.ports.llm import ParseRequest
 from application.ports.storage import NewPost
 from bootstrap.container import Container, resolve
 from bootstrap.settings import Settings
@@ -65,65 +75,136 @@ def _settings(workdir: Path, base_url: str, scale: float) -> Settings:
     )
 
 
-async def run_once(
-    mode: str, posts: int, limit: int, latency_ms: float, scale: float
+class Simulator:
+    """`channel-parser simulate-zai` in a process of its own."""
+
+    def __init__(self, limit: int, latency_ms: float) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.root + API_PATH
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bootstrap.cli",
+                "simulate-zai",
+                "--port",
+                str(self.port),
+                "--concurrency-limit",
+                str(limit),
+                "--latency-ms",
+                str(latency_ms),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        if "listening" not in self._proc.stdout.readline():
+            raise RuntimeError("the simulator did not start")
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.root + path, data=data, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def close(self) -> None:
+        self._proc.send_signal(signal.SIGINT)
+        self._proc.communicate(timeout=15)
+
+
+def _report(
+    mode: str,
+    posts: int,
+    elapsed: float,
+    seen: dict[str, Any],
+    ideal: float,
+    final_limit: int | None,
 ) -> dict[str, Any]:
-    config = SimulatorConfig(concurrency_limit=limit, latency=Latency(ms=latency_ms), seed=1)
-    with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as tmp:
-        async with ZaiSimulator(config) as sim:
-            container = Container(settings=_settings(Path(tmp), sim.base_url, scale))
-            container.notifier.override(providers.Object(QuietNotifier()))
-            if mode == "baseline":
-                fixed = ConcurrencyLimit(
-                    limit=BASELINE_POOL, min_limit=BASELINE_POOL, max_limit=BASELINE_POOL
-                )
-                container.limiter.override(providers.Object(AdaptiveLimiter(fixed, adaptive=False)))
-            try:
-                ingest = await resolve(container.ingest)
-                for i in range(posts):  # distinct texts: no cache hits
-                    await ingest(NewPost(CHANNEL, i, f"Пост {i}: объявление о работе номер {i}"))
-                messages = await resolve(container.messages)
-                engine = await resolve(container.engine)
-                sim.reset_stats()
-                started = time.monotonic()
-                worker = asyncio.create_task(engine.run())
-                while True:
-                    await asyncio.sleep(0.05)
-                    stats = await messages.stats()
-                    if stats.by_status[MessageStatus.DONE] == posts:
-                        break
-                elapsed = time.monotonic() - started
-                engine.stop()
-                await worker
-                limiter = await resolve(container.limiter)
-                seen = sim.stats()
-            finally:
-                await container.shutdown_resources()  # type: ignore[misc]
-    ideal = limit / (latency_ms / 1000)
-    refused = seen.rejections.get("1302", 0)
+    refused = seen["rejections"].get("1302", 0)
     return {
         "mode": mode,
         "posts": posts,
         "seconds": round(elapsed, 2),
         "posts_per_second": round(posts / elapsed, 2),
         "share_of_ideal": round(posts / elapsed / ideal, 3),
-        "calls": seen.total_calls,
+        "calls": seen["total_calls"],
         "refused_1302": refused,
-        "refused_share": round(refused / max(seen.total_calls, 1), 4),
-        "peak_in_flight": seen.peak_in_flight,
-        "final_limit": limiter.limit.permits,
+        "refused_share": round(refused / max(seen["total_calls"], 1), 4),
+        "peak_in_flight": seen["peak_in_flight"],
+        "final_limit": final_limit,
     }
 
 
+async def run_bare(sim: Simulator, posts: int, limit: int, ideal: float) -> dict[str, Any]:
+    """L tasks calling the provider in a loop, nothing stored: this machine's ceiling."""
+    spec = load_prompt_spec(None, None)
+    parser = OpenAICompatibleParser(resolve_provider("zai", sim.base_url, None, "k"), spec)
+    texts = iter(range(posts))
+    sim.admin("/admin/reset", {})
+
+    async def loop() -> None:
+        for i in texts:
+            await parser.parse(ParseRequest(f"Пост {i}: объявление о работе номер {i}"))
+
+    started = time.monotonic()
+    async with parser:
+        await asyncio.gather(*(loop() for _ in range(limit)))
+    return _report(
+        "bare", posts, time.monotonic() - started, sim.admin("/admin/stats"), ideal, limit
+    )
+
+
+async def run_engine(
+    mode: str, sim: Simulator, posts: int, scale: float, ideal: float
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as tmp:
+        container = Container(settings=_settings(Path(tmp), sim.base_url, scale))
+        container.notifier.override(providers.Object(QuietNotifier()))
+        if mode == "baseline":
+            fixed = ConcurrencyLimit(
+                limit=BASELINE_POOL, min_limit=BASELINE_POOL, max_limit=BASELINE_POOL
+            )
+            container.limiter.override(providers.Object(AdaptiveLimiter(fixed, adaptive=False)))
+        try:
+            ingest = await resolve(container.ingest)
+            for i in range(posts):  # distinct texts: no cache hits
+                await ingest(NewPost(CHANNEL, i, f"Пост {i}: объявление о работе номер {i}"))
+            messages = await resolve(container.messages)
+            engine = await resolve(container.engine)
+            sim.admin("/admin/reset", {})
+            started = time.monotonic()
+            worker = asyncio.create_task(engine.run())
+            while (await messages.stats()).by_status[MessageStatus.DONE] < posts:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            elapsed = time.monotonic() - started
+            engine.stop()
+            await worker
+            limiter = await resolve(container.limiter)
+        finally:
+            await container.shutdown_resources()  # type: ignore[misc]
+    return _report(mode, posts, elapsed, sim.admin("/admin/stats"), ideal, limiter.limit.permits)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    runs = []
-    for mode in ("adaptive", "baseline"):
-        runs.append(await run_once(mode, args.posts, args.limit, args.latency_ms, args.scale))
-    adaptive, baseline = runs
+    ideal = args.limit / (args.latency_ms / 1000)
+    sim = Simulator(args.limit, args.latency_ms)
+    try:
+        bare = await run_bare(sim, args.posts, args.limit, ideal)
+        adaptive = await run_engine("adaptive", sim, args.posts, args.scale, ideal)
+        baseline = await run_engine("baseline", sim, args.posts, args.scale, ideal)
+    finally:
+        sim.close()
     return {
         "provider": {"hidden_concurrency_limit": args.limit, "latency_ms": args.latency_ms},
         "ideal_posts_per_second": args.limit / (args.latency_ms / 1000),
         "backoff_scale": f"SPEC's 30 s base and 480 s cap divided by {args.scale:g}",
+        "bare_client": bare,
         "adaptive": adaptive,
         "baseline_fixed_pool_32": baseline,
         "adaptive_vs_baseline_throughput": round(
@@ -141,7 +222,7 @@ def _print(result: dict[str, Any]) -> None:
     )
     header = f"{'run':<26}{'posts/s':>9}{'of ideal':>10}{'refused':>9}{'peak':>6}{'limit':>7}"
     print(header)
-    for key in ("adaptive", "baseline_fixed_pool_32"):
+    for key in ("bare_client", "adaptive", "baseline_fixed_pool_32"):
         r = result[key]
         print(
             f"{key:<26}{r['posts_per_second']:>9.1f}{r['share_of_ideal']:>10.1%}"
