@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 from adapters.storage.mongo_errors import describe, translated
 from adapters.storage.mongo_messages import MongoMessageRepository
 from adapters.storage.mongo_state import MongoChannelRegistry, MongoParseCache, MongoServiceState
-from application.errors import StorageError, StorageUnavailable
+from application.errors import ConfigurationError, StorageUnavailable
 
 MESSAGES = "incoming_messages"
 PARSE_CACHE = "parse_cache"
@@ -41,7 +41,9 @@ class MongoStorage:
                 connectTimeoutMS=int(server_timeout * 1000),
             )
         except Exception as exc:  # a malformed URI: InvalidURI, ConfigurationError, ValueError
-            raise StorageError(f"bad MongoDB URI: {describe(exc)}") from None
+            # a bad setting: the CLI prints one line naming it (never the URI: it may hold
+            # a password)
+            raise ConfigurationError(f"setting MONGODB_URI: {describe(exc)}") from None
         storage = cls(client, database)
         try:
             with translated("connecting"):
