@@ -254,11 +254,11 @@ async def test_in_process_logs_failures_and_stored_errors_hold_no_key(
 
 def test_secrets_are_secret_in_the_settings_and_metrics_bind_to_loopback() -> None:
     settings = Settings(
-        _env_file=None,
-        llm_api_key=LLM_KEY,
-        telegram_api_hash=API_HASH,
-        admin_bot_token=BOT_TOKEN,
-        mongodb_uri=f"mongodb://parser:{DB_PASSWORD}@db.example:27017/",
+        _env_file=None,  # type: ignore[call-arg]
+        llm_api_key=SecretStr(LLM_KEY),
+        telegram_api_hash=SecretStr(API_HASH),
+        admin_bot_token=SecretStr(BOT_TOKEN),
+        mongodb_uri=SecretStr(f"mongodb://parser:{DB_PASSWORD}@db.example:27017/"),
     )
     assert settings.metrics_host == "127.0.0.1"
     assert leaks([repr(settings), str(settings), settings.model_dump_json()]) == []
