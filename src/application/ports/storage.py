@@ -33,6 +33,7 @@ class IngestOutcome(enum.StrEnum):
     STORED = "stored"  # a new document
     UPDATED = "updated"  # an edit of a post not yet parsed
     UNCHANGED = "unchanged"  # already there (or parsed already: edits after parsing are kept out)
+    SKIPPED = "skipped"  # no text to parse (blank): not stored, never sent to the LLM
 
 
 @attrs.frozen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 from application.ports.clock import Clock
@@ -20,7 +21,14 @@ class IngestPost:
         self._on_stored = on_stored  # wakes the local worker at once (no polling)
 
     async def __call__(self, post: NewPost) -> IngestOutcome:
+        if is_blank(post.text):  # nothing to parse; an edit to blank keeps the old text
+            return IngestOutcome.SKIPPED
         outcome = await self._messages.add(post, self._clock.now())
         if outcome is not IngestOutcome.UNCHANGED and self._on_stored is not None:
             self._on_stored()
         return outcome
+
+
+def is_blank(text: str) -> bool:
+    """Only whitespace and invisible format characters (zero-width space, joiners, BOM)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
