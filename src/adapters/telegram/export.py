@@ -86,6 +86,8 @@ def parse_export(
         if "\n" not in text[exc.pos :].rstrip():  # the error is on the file's last line
             problem += " (the file ends here: it looks truncated)"
         raise ExportFormatError(source, f"line {exc.lineno}, column {exc.colno}", problem) from None
+    except RecursionError:
+        raise ExportFormatError(source, "top level", "nested too deeply") from None
     return _Reader(source, all_chats, naive_tz).document(document)
 
 
@@ -118,7 +120,7 @@ class _Reader:
         elif isinstance(doc.get("chats"), dict):
             for section in ("chats", "left_chats"):
                 for where, chat in self.chat_list(doc, section):
-                    take = self.all_chats or chat.get("type") in CHANNEL_TYPES
+                    take = self.all_chats or str(chat.get("type")) in CHANNEL_TYPES
                     chats.append(self.chat(chat, where, items, take=take))
         else:
             raise self.fail("", 'neither "messages" nor "chats.list": not a Telegram export')
@@ -204,9 +206,13 @@ class _Reader:
     def date(self, message: dict[str, Any], where: str) -> datetime | None:
         unix = message.get("date_unixtime")
         if unix is not None:
-            if isinstance(unix, int | str) and str(unix).isdigit():
-                return datetime.fromtimestamp(int(unix), UTC)
-            raise self.fail(f"{where}.date_unixtime", f"expected digits, got {unix!r}")
+            digits = str(unix) if isinstance(unix, int | str) else ""
+            if not (digits.isascii() and digits.isdigit()):
+                raise self.fail(f"{where}.date_unixtime", f"expected digits, got {unix!r}")
+            try:
+                return datetime.fromtimestamp(int(digits), UTC)
+            except (OverflowError, OSError, ValueError):
+                raise self.fail(f"{where}.date_unixtime", f"out of range: {unix!r}") from None
         local = message.get("date")
         if local is None:
             return None
@@ -216,4 +222,7 @@ class _Reader:
             raise self.fail(f"{where}.date", f"not an ISO date: {local!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self.naive_tz)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.fail(f"{where}.date", f"out of range: {local!r}") from None
