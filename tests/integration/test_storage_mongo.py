@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
 
 import pytest
+from pymongo import MongoClient
 
 from bootstrap.settings import Settings
 from bootstrap.storage import Stores, open_storage
-from tests.contracts.storage import StorageContract
+from tests.contracts.storage import LEASE, T0, StorageContract, at, post
 
 
 class TestMongoStorage(StorageContract):
@@ -18,3 +20,19 @@ class TestMongoStorage(StorageContract):
         async with open_storage(settings) as stores:
             assert stores.backend == "mongodb"
             yield stores
+
+
+async def test_recover_expired_purges_old_claim_tokens(mongo_uri: str, mongo_database: str) -> None:
+    """Claim tokens (see adapters.storage.mongo_claims) do not pile up forever."""
+    settings = Settings(_env_file=None, mongodb_uri=mongo_uri, mongodb_database=mongo_database)
+    async with open_storage(settings) as stores:
+        await stores.messages.add(post(1, 1), T0)
+        await stores.messages.add(post(1, 2), T0)
+        assert await stores.messages.claim_next("w1", T0, LEASE) is not None
+        assert await stores.messages.claim_next("w1", at(3600), LEASE) is not None
+    with MongoClient(mongo_uri) as client:
+        tokens = client[mongo_database].claim_tokens
+        assert tokens.count_documents({}) == 2
+        async with open_storage(settings) as stores:
+            await stores.messages.recover_expired(T0 + timedelta(days=1, minutes=1))
+        assert [t["at"].replace(tzinfo=UTC) for t in tokens.find({})] == [at(3600)]

@@ -28,6 +28,10 @@ from domain.status import MessageStatus
 
 Document = dict[str, Any]
 
+# A token only matters while a racer may still act on a read made before the winner's
+# write (milliseconds); recover_expired deletes those older than this.
+TOKEN_KEEP = timedelta(days=1)
+
 CLAIM_ORDER = [("received_at", ASCENDING), ("channel_id", ASCENDING), ("message_id", ASCENDING)]
 
 

@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from adapters.storage.mongo_claims import CLAIM_ORDER, claim_oldest
+from adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
 from adapters.storage.mongo_documents import (
     REQUEUE_UNSET,
     due_filter,
@@ -115,6 +115,8 @@ class MongoMessageRepository:
         expired = {"processing_status": PROCESSING, "lease_until": {"$lte": now}}
         release = {"lease_owner": "", "lease_until": ""}
         with translated("recovering expired leases"):
+            # The periodic check also purges claim tokens too old to matter (mongo_claims).
+            await self._tokens.delete_many({"at": {"$lt": now - TOKEN_KEEP}})
             # Tried before: back to RETRY, due now. Never tried: back to PENDING.
             retried = await self._c.update_many(
                 {**expired, "retry_count": {"$gt": 0}},
