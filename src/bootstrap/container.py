@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import socket
@@ -193,8 +194,14 @@ def run_with_container(use: Callable[[Container], Awaitable[T]]) -> T:
         configure_logging(settings)
         container = Container(settings=settings)
         try:
-            return await use(container)
-        finally:
-            await container.shutdown_resources()  # type: ignore[misc]
+            result = await use(container)
+        except BaseException:
+            # Report the first error (a bad LLM_SCHEMA_FILE, say), not one that closing
+            # half-built resources raises after it (e.g. "the SQLite database is not open").
+            with contextlib.suppress(Exception):
+                await container.shutdown_resources()  # type: ignore[misc]
+            raise
+        await container.shutdown_resources()  # type: ignore[misc]
+        return result
 
     return run_async(main())
