@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import urllib.parse
 
 from bootstrap.settings import Settings
 
@@ -22,7 +23,9 @@ def secrets_of(settings: Settings) -> list[str]:
         uri = settings.mongodb_uri.get_secret_value()
         if "@" in uri and "://" in uri:
             credentials = uri.split("://", 1)[1].rsplit("@", 1)[0]
-            values.extend(part for part in credentials.split(":", 1)[1:] if part)
+            passwords = [part for part in credentials.split(":", 1)[1:] if part]
+            # as written (percent-encoded) and as the driver may echo it, decoded
+            values.extend([*passwords, *map(urllib.parse.unquote, passwords)])
     return [value for value in values if len(value) >= 4]
 
 
