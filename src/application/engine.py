@@ -148,8 +148,9 @@ class Engine:
         if not gate.is_open:
             if gate.probe_due(now):
                 result = await self._guard(self._probe())
-                if result is ProbeResult.REOPENED:
-                    return
+                if result in (ProbeResult.REOPENED, ProbeResult.STILL_CLOSED):
+                    return  # the loop reads the gate again: open, or the next probe time
+                # another process is probing (or the store failed): look again after a poll
             elif gate.probe_at is not None:
                 timeout = min(timeout, (gate.probe_at - now).total_seconds())
         else:

@@ -175,3 +175,21 @@ async def test_a_storage_outage_is_ridden_out_and_reported_once() -> None:
     await world.settle(lambda: world.message(1).status is MessageStatus.DONE)
     assert world.metrics.storage_up is True
     await world.stop()
+
+
+async def test_only_one_process_probes_the_quota_and_the_others_do_not_spin() -> None:
+    shared = Shared()
+    worlds = [World(shared, owner=name) for name in ("a", "b", "c")]
+    for world in worlds:
+        world.parser.fail_when(lambda t: True, LLMFailure(FailureKind.QUOTA_EXHAUSTED, "1113"))
+        world.start()
+    await worlds[0].post(1)
+    await worlds[0].settle(lambda: not shared.state.gate.is_open)
+    for _ in range(20):  # twenty minutes
+        await worlds[0].advance(60)
+    probes = sum(
+        1 for w in worlds for call in w.parser.calls if call.message_ref == "quota-probe"
+    )
+    assert probes == 4  # every 5 minutes, by one process at a time
+    for world in worlds:
+        await world.stop()

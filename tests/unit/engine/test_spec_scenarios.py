@@ -9,7 +9,7 @@ from domain.message import IncomingMessage
 from domain.status import MessageStatus
 from tests.fakes.clock import EPOCH
 from tests.fakes.llm import concurrency_error, quota_error
-from tests.unit.engine.world import CHANNEL, Shared, World
+from tests.unit.engine.world import CHANNEL, Shared, World, fast_config
 
 QUOTA_HEAD = "🚨 Исчерпан лимит LLM API!"
 RATE_HEAD = "⚠️ Превышен лимит concurrency LLM API!"
@@ -116,7 +116,8 @@ async def test_quota_exhausted_errors_the_message_stops_parsing_and_keeps_storin
 
 
 async def test_an_empty_balance_notifies_once_per_15_minutes_then_resumes_by_itself() -> None:
-    world = World()
+    # Every post here is local (it wakes the worker); no need to poll for other processes'.
+    world = World(config=fast_config(poll_interval=timedelta(minutes=10)))
     world.parser.fail_when(lambda text: True, quota_error())
     world.start()
     for i in range(1, 6):
