@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
-def _when(now: datetime) -> str:
-    return now.strftime("%Y-%m-%d %H:%M:%S UTC")
+from application.notifications import format_time as _when
 
 
 def _name(ref: str, channel_id: int | None, title: str | None) -> str:
