@@ -29,14 +29,7 @@ class InMemoryMessageRepository:
         key = MessageKey(post.channel_id, post.message_id)
         existing = self.messages.get(key)
         if existing is None:
-            self.messages[key] = IncomingMessage(
-                channel_id=post.channel_id,
-                message_id=post.message_id,
-                text=post.text,
-                received_at=now,
-                posted_at=post.posted_at,
-                updated_at=now,
-            )
+            self.messages[key] = post.to_message(now)
             return IngestOutcome.STORED
         if existing.edit_text(post.text, now):
             return IngestOutcome.UPDATED

@@ -51,14 +51,7 @@ class MongoMessageRepository:
                 await self._c.create_index(keys, **options)
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
-        message = IncomingMessage(
-            channel_id=post.channel_id,
-            message_id=post.message_id,
-            text=post.text,
-            received_at=now,
-            posted_at=post.posted_at,
-            updated_at=now,
-        )
+        message = post.to_message(now)
         key = key_filter(message.key)
         with translated("storing a post"):
             try:

@@ -59,14 +59,7 @@ class SQLiteMessageRepository:
         self._db = db
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
-        message = IncomingMessage(
-            channel_id=post.channel_id,
-            message_id=post.message_id,
-            text=post.text,
-            received_at=now,
-            posted_at=post.posted_at,
-            updated_at=now,
-        )
+        message = post.to_message(now)
         row = to_row(message)
 
         def work(conn: sqlite3.Connection) -> IngestOutcome:

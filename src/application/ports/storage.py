@@ -28,6 +28,17 @@ class NewPost:
     text: str
     posted_at: datetime | None = None
 
+    def to_message(self, now: datetime) -> IncomingMessage:
+        """The message this post becomes when first stored, received *now*."""
+        return IncomingMessage(
+            channel_id=self.channel_id,
+            message_id=self.message_id,
+            text=self.text,
+            received_at=now,
+            posted_at=self.posted_at,
+            updated_at=now,
+        )
+
 
 class IngestOutcome(enum.StrEnum):
     STORED = "stored"  # a new document
