@@ -69,7 +69,7 @@ class ProcessMessage:
         """*call_ended* runs as soon as the LLM answers, before anything is saved, so
         that the caller can free the call's concurrency permit (not called on a cache hit)."""
         fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
-        cached = await self._cache.get(fingerprint)
+        cached = await self._cached(fingerprint)
         if cached is not None:
             message.succeed(owner, cached, self._clock.now(), from_cache=True)
             saved = await self._save(message, owner)
@@ -147,6 +147,15 @@ class ProcessMessage:
             if not saved:
                 log.warning("message %s: lease lost; the outcome was not saved", message.key)
             return saved
+
+    async def _cached(self, fingerprint: str) -> dict[str, Any] | None:
+        """The cached result; a miss when the store fails (the cache is an optimisation,
+        and failing here would leave the message claimed until its lease expired)."""
+        try:
+            return await self._cache.get(fingerprint)
+        except StorageError as exc:
+            log.warning("could not read the parse cache; parsing anew: %s", exc)
+            return None
 
     async def _remember(self, fingerprint: str, result: dict[str, Any]) -> None:
         try:
