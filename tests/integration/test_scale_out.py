@@ -5,8 +5,11 @@ parsed exactly once, and the learned limits of the three together respect the pr
 What is measured. The simulator refuses (429/1302) every call above its limit before
 counting it in flight, so its `peak_in_flight` counts the calls it admitted, the calls
 the provider had to carry: it must never exceed the limit (margin 0). What the three
-learning limiters cost is the number of 1302 refusals; it is printed and bounded. Each
-worker's /metrics is sampled so that the sum of the learned limits is reported too.
+learning limiters cost is the number of 1302 refusals (at most 10 % of the calls; about
+1 % in practice). At the end the sum of the three learned limits (read from each
+worker's /metrics) is at most the provider's limit plus one per worker. On FerretDB the
+claims are the bottleneck (a few posts per second) and the provider's limit is never
+met, so only the SQLite run exercises the limiters.
 
 Sizes. On FerretDB (the test server) every filtered write scans the whole collection
 (docs/adr/0005), so the MongoDB run uses SCALE_OUT_POSTS posts (default 120, well
@@ -49,8 +52,18 @@ MAX_REFUSED_SHARE = 0.10  # 1302 refusals per call, at most
 LIMIT_KEY = "channel_parser_concurrency_limit"
 
 
-def _run_backlog(tmp_path: Path, settings: Settings, env_store: dict[str, str], posts: int) -> None:
-    """Store *posts*, let three workers parse them, check each parsed exactly once."""
+def _run_backlog(
+    tmp_path: Path,
+    settings: Settings,
+    env_store: dict[str, str],
+    posts: int,
+    *,
+    reaches_the_limit: bool,
+) -> None:
+    """Store *posts*, let three workers parse them, check each parsed exactly once.
+
+    *reaches_the_limit*: the store claims fast enough for the workers to meet the
+    provider's limit, so the limiters must have learned it."""
     asyncio.run(store_posts(settings, 0, posts))
     with simulator(tmp_path, limit=LIMIT, latency_ms=LATENCY_MS) as sim:
         ports = [free_port() for _ in range(WORKERS)]
@@ -58,18 +71,19 @@ def _run_backlog(tmp_path: Path, settings: Settings, env_store: dict[str, str], 
         peak_limits = 0.0
         started = time.monotonic()
         try:
-            for port in ports:
+            for n, port in enumerate(ports):
                 env = service_env(sim, METRICS_PORT=str(port), LOG_LEVEL="WARNING", **env_store)
-                workers.append(
-                    subprocess.Popen(
-                        [*CLI, "run", "--no-listener"],
-                        env=env,
-                        cwd=tmp_path,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
+                with (tmp_path / f"worker{n}.log").open("w") as log:
+                    workers.append(
+                        subprocess.Popen(
+                            [*CLI, "run", "--no-listener"],
+                            env=env,
+                            cwd=tmp_path,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            text=True,
+                        )
                     )
-                )
             deadline = started + 150
             finished = False
             while time.monotonic() < deadline and not finished:
@@ -85,11 +99,14 @@ def _run_backlog(tmp_path: Path, settings: Settings, env_store: dict[str, str], 
             elapsed = time.monotonic() - started
             final_limits = [scrape(p).get(LIMIT_KEY, 0.0) for p in ports]
         finally:
-            outputs = [stop(w) for w in workers]
+            for worker in workers:
+                stop(worker)
         stats = simulator_stats(sim)
 
-    for worker, (_, err) in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, err[-2000:]
+    for n, worker in enumerate(workers):
+        log = (tmp_path / f"worker{n}.log").read_text()
+        assert worker.returncode == 0, log[-2000:]
+        assert "Traceback" not in log, log[-2000:]
     stored = asyncio.run(statuses(settings))
     assert sum(stored.values()) == posts  # one document per post, none lost
     assert max(stored.values()) == 1
@@ -108,6 +125,10 @@ def _run_backlog(tmp_path: Path, settings: Settings, env_store: dict[str, str], 
     assert stats["peak_in_flight"] <= LIMIT  # admitted calls: the provider's load
     assert refused <= MAX_REFUSED_SHARE * stats["total_calls"], stats["rejections"]
     assert set(stats["rejections"]) <= {"1302"}, stats["rejections"]
+    if reaches_the_limit:
+        assert refused > 0  # the provider's limit was met: the limiters were tested
+        # Together the learned limits hold the provider's, each probing above its share.
+        assert sum(final_limits) <= LIMIT + WORKERS, final_limits
 
 
 def test_three_workers_share_mongodb_and_parse_each_post_once(
@@ -119,10 +140,13 @@ def test_three_workers_share_mongodb_and_parse_each_post_once(
         settings,
         {"MONGODB_URI": mongo_uri, "MONGODB_DATABASE": mongo_database},
         MONGO_POSTS,
+        reaches_the_limit=False,  # FerretDB's claims, not the provider, are the bottleneck
     )
 
 
 def test_three_workers_share_one_sqlite_file_and_parse_each_post_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     settings = scale_support.sqlite_settings(path)
-    _run_backlog(tmp_path, settings, {"SQLITE_PATH": str(path)}, SQLITE_POSTS)
+    _run_backlog(
+        tmp_path, settings, {"SQLITE_PATH": str(path)}, SQLITE_POSTS, reaches_the_limit=True
+    )
