@@ -7,11 +7,15 @@ storage-outage notification, resumes by itself, and every post ends `done` exact
 Posts arriving meanwhile: a post the store refused during the outage is fetched again
 by the Telethon source's next backfill (unit-tested in tests/unit/telegram); here more
 posts are stored right after the restart and must be parsed as well.
+
+The server is killed (SIGKILL: a crash, a lost host): every connection drops at once.
+DB_OUTAGE_SECONDS (default 10) sets how long it stays away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from collections import Counter
@@ -39,7 +43,7 @@ DATABASE = "outage"
 BEFORE = 120  # posts stored before the service starts
 AFTER = 20  # posts stored right after the restart
 DONE_BEFORE_OUTAGE = 20
-OUTAGE_SECONDS = 10
+OUTAGE_SECONDS = float(os.environ.get("DB_OUTAGE_SECONDS", "10"))
 UP = "channel_parser_storage_up"
 DONE = 'channel_parser_messages_finished_total{status="done"}'
 OUTAGE_TEXT = "База данных недоступна"
