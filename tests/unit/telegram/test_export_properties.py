@@ -81,7 +81,7 @@ def read_or_refuse(text: str) -> None:
             assert item.posted_at is None or item.posted_at.tzinfo is not None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)  # examples: the profile in tests/conftest.py
 @given(documents)
 @example({"id": 1, "messages": [{"id": 1, "text": "a", "date_unixtime": "9" * 25}]})
 @example({"id": 1, "messages": [{"id": 1, "text": "a", "date_unixtime": "²"}]})
@@ -92,7 +92,7 @@ def test_a_generated_export_is_read_or_refused_with_an_export_format_error(doc: 
     read_or_refuse(json.dumps(doc))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)  # examples: the profile in tests/conftest.py
 @given(documents, st.data())
 def test_a_cut_or_garbled_export_is_refused_with_an_export_format_error(
     doc: Any, data: st.DataObject
