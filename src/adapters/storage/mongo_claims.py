@@ -12,7 +12,11 @@ processes it handed the same message to several of them. So a claim is:
 3. the winner sets the lease and ``claim_seq + 1`` on the message by ``_id``.
 
 A racer that read before the winner's step 3 fails at step 2 (same generation); one
-that reads after it sees ``processing`` (not due) or the next generation.
+that reads after it sees ``processing`` (not due) or the next generation. A loser
+skips that message for the rest of its claim. When the winner never made step 3 (the
+store went away, or the winner died, in between), its token is orphaned: once it is
+older than a lease, the next loser moves the message to the next generation, and it
+can be claimed again.
 """
 
 from __future__ import annotations
@@ -44,18 +48,21 @@ async def claim_oldest(
     lease: timedelta,
 ) -> Document | None:
     """Claim the oldest message matching *due* for *owner*; None when there is none."""
-    while True:  # each lost round means another worker won one: the backlog shrinks
+    lost: list[str] = []
+    while True:  # each lost round skips a message: the loop ends
+        query = {"$and": [due, {"_id": {"$nin": lost}}]} if lost else due
         candidate = await messages.find_one(
-            due, sort=CLAIM_ORDER, projection={"_id": True, "claim_seq": True}
+            query, sort=CLAIM_ORDER, projection={"_id": True, "claim_seq": True}
         )
         if candidate is None:
             return None
         generation = int(candidate.get("claim_seq", 0))
+        token = f"{candidate['_id']}#{generation}"
         try:
-            await tokens.insert_one(
-                {"_id": f"{candidate['_id']}#{generation}", "owner": owner, "at": now}
-            )
+            await tokens.insert_one({"_id": token, "owner": owner, "at": now})
         except DuplicateKeyError:
+            if not await _free_if_orphaned(messages, tokens, candidate["_id"], token, now - lease):
+                lost.append(candidate["_id"])
             continue
         return await messages.find_one_and_update(
             {"_id": candidate["_id"]},
@@ -70,3 +77,20 @@ async def claim_oldest(
             },
             return_document=ReturnDocument.AFTER,
         )
+
+
+async def _free_if_orphaned(
+    messages: AsyncCollection[Document],
+    tokens: AsyncCollection[Document],
+    message_id: str,
+    token: str,
+    older_than: datetime,
+) -> bool:
+    """Move the message past a token older than a lease whose winner never took it (a
+    live winner takes it within milliseconds); True when it did. ``$max`` makes racing
+    movers harmless."""
+    if await tokens.find_one({"_id": token, "at": {"$lt": older_than}}) is None:
+        return False
+    generation = int(token.rpartition("#")[2])
+    await messages.update_one({"_id": message_id}, {"$max": {"claim_seq": generation + 1}})
+    return True
