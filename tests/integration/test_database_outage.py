@@ -29,6 +29,7 @@ import pytest
 from pymongo import MongoClient
 
 from bootstrap.storage import open_storage
+from domain.failures import NotificationKind
 from domain.status import MessageStatus
 from tests.integration.cli_support import CLI, free_port
 from tests.integration.ferretdb_process import FerretDB, ferretdb_binary
@@ -53,6 +54,7 @@ OUTAGE_SECONDS = float(os.environ.get("DB_OUTAGE_SECONDS", "10"))
 UP = "channel_parser_storage_up"
 DONE = 'channel_parser_messages_finished_total{status="done"}'
 OUTAGE_TEXT = "База данных недоступна"
+KIND = NotificationKind.STORAGE_OUTAGE
 
 
 @pytest.fixture
@@ -165,4 +167,33 @@ def test_a_claim_token_orphaned_by_an_outage_neither_blocks_claims_nor_strands_i
         1,
         None,
         0,
+    ]
+
+
+async def _state_after_orphaned_tokens(uri: str, database: str) -> list[bool]:
+    now = datetime.now(UTC)
+    with MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+        state = client[database].service_state
+        # Tokens whose winners never moved the lease or slot on (the store went away).
+        state.insert_one({"_id": "token:lease:listener#0", "owner": "gone", "at": now})
+        state.insert_one({"_id": "token:notify:storage_outage#0", "owner": "gone", "at": now})
+    async with open_storage(mongo_settings(uri, database)) as stores:
+        ttl = timedelta(seconds=30)
+        later = now + timedelta(minutes=10)
+        return [
+            await stores.state.acquire_lease("listener", "w", now, ttl),  # still recent
+            await stores.state.acquire_lease("listener", "w", later, ttl),  # orphaned
+            (await stores.state.take_notification_slot(KIND, later, now)).taken,
+        ]
+
+
+def test_a_lease_or_slot_token_orphaned_by_an_outage_does_not_block_it_for_good(
+    mongo_uri: str, mongo_database: str
+) -> None:
+    """The same two-write gap in the shared state: an orphaned token kept every process
+    from the listener lease (no Telegram listener at all) or a notification slot."""
+    assert asyncio.run(_state_after_orphaned_tokens(mongo_uri, mongo_database)) == [
+        False,
+        True,
+        True,
     ]

@@ -19,6 +19,7 @@ Document = dict[str, Any]
 
 GATE_ID = "quota_gate"
 LIMIT_ID = "learned_limit"
+ORPHANED_AFTER = timedelta(minutes=5)  # a slot or lease token no winner acted on
 
 
 class MongoParseCache:
@@ -124,12 +125,20 @@ class MongoServiceState:
         """Whether this caller is the one that moves *doc_id* past *generation*: the insert
         of a token with a unique ``_id`` succeeds for exactly one racer (see mongo_claims:
         FerretDB's find-and-modify is not atomic, an insert is)."""
+        token = {"_id": f"token:{doc_id}#{generation}", "owner": owner, "at": now}
         try:
-            await self._c.insert_one(
-                {"_id": f"token:{doc_id}#{generation}", "owner": owner, "at": now}
-            )
+            await self._c.insert_one(token)
         except DuplicateKeyError:
-            return False
+            # A winner moves *doc_id* on within milliseconds; an older token was orphaned
+            # (the store went away, or the winner died, in between) and would block
+            # *doc_id* for good. Only a token that old is removed, so one racer wins.
+            orphaned = {"_id": token["_id"], "at": {"$lt": now - ORPHANED_AFTER}}
+            if not (await self._c.delete_one(orphaned)).deleted_count:
+                return False
+            try:
+                await self._c.insert_one(token)
+            except DuplicateKeyError:
+                return False
         return True
 
     async def take_notification_slot(
