@@ -109,15 +109,15 @@ def scrape(port: int) -> dict[str, float]:
     return samples
 
 
-def stop(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
-    """SIGTERM, then SIGKILL if it has not exited within *timeout*; its output."""
+def stop(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within *timeout*."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        return proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.communicate()
+        proc.wait()
 
 
 def mongo_settings(uri: str, database: str) -> Settings:
