@@ -10,8 +10,10 @@ posts are stored right after the restart and must be parsed as well.
 
 The server is killed (SIGKILL: a crash, a lost host): every connection drops at once.
 DB_OUTAGE_SECONDS (default 10) sets how long it stays away. An outage shorter than the
-saves' retry time (30 s) costs no LLM call twice; after a longer one a message whose
-save gave up is parsed again once its lease expires (still one document).
+lease (LEASE_SECONDS, 30 s here) and the saves' retry time (30 s) costs no LLM call
+twice; after a longer one the leases of the calls in flight have expired, the stuck
+check gives those messages back, their outcomes are refused as "lease lost" and they
+are parsed again (one more call each; still one document each).
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def test_storage_outage_is_reported_ridden_out_and_loses_no_post(
     assert {i for i, _ in stored} == set(range(BEFORE + AFTER))  # none lost
     assert Counter(status for _, status in stored) == {MessageStatus.DONE: BEFORE + AFTER}
     assert len(stats["successes_by_text"]) == BEFORE + AFTER
-    if OUTAGE_SECONDS < 25:  # within STORAGE_RETRY_MAX (30 s) every save rides it out
+    if OUTAGE_SECONDS < 25:  # within the lease and the saves' retry time: no re-parse
         assert set(stats["successes_by_text"].values()) == {1}  # each parsed once
 
 
