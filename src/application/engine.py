@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -111,13 +112,14 @@ class Engine:
     # -- the loop -------------------------------------------------------------------
 
     async def _loop(self, until_idle: bool) -> None:
+        claims = itertools.count(1)
         while not self._stopping.is_set():
-            await self._limiter.acquire()
-            if self._stopping.is_set():
-                await self._limiter.release()
+            if not await self._acquire_unless_stopping():
                 break
             try:
-                claimed = await self._claim(self._owner)
+                # One owner per claim, so that a message this process claims again (its
+                # lease expired in a long storage outage) is not saved by both tasks.
+                claimed = await self._claim(f"{self._owner}/{next(claims)}")
             except StorageError as exc:
                 await self._limiter.release()
                 await self._storage_failed(exc)
@@ -137,6 +139,25 @@ class Engine:
             task = asyncio.create_task(self._handle(claimed.message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _acquire_unless_stopping(self) -> bool:
+        """A permit, or False as soon as stop() is called (even while every permit is busy,
+        so that a SIGTERM starts the shutdown grace time at once)."""
+        if self._stopping.is_set():
+            return False
+        acquiring = asyncio.ensure_future(self._limiter.acquire())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not self._stopping.is_set():
+            return True
+        acquiring.cancel()
+        try:
+            await acquiring
+        except asyncio.CancelledError:
+            return False
+        await self._limiter.release()  # it was granted just as we stopped
+        return False
 
     async def _idle(self, gate: QuotaGate, until_idle: bool) -> None:
         """Wait for a wake-up, the next due retry, the probe time or the poll interval."""
@@ -174,6 +195,7 @@ class Engine:
     async def _handle(self, message: IncomingMessage) -> None:
         result: Processed | None = None
         released = False
+        owner = message.lease_owner or self._owner  # the claim's own owner
 
         async def call_ended(outcome: ParseOutcome) -> None:
             """The LLM answered: feed the limiter and free the permit before saving."""
@@ -186,9 +208,9 @@ class Engine:
             released = True
 
         try:
-            result = await self._process(message, self._owner, call_ended)
+            result = await self._process(message, owner, call_ended)
         except asyncio.CancelledError:
-            await self._release(message)
+            await self._release(message, owner)
             raise
         except StorageError as exc:
             log.error("message %s: storage failed while saving: %s", message.key, exc)
@@ -213,11 +235,11 @@ class Engine:
         else:
             self.counters.failed += 1
 
-    async def _release(self, message: IncomingMessage) -> None:
+    async def _release(self, message: IncomingMessage, owner: str) -> None:
         """Shutdown: give an unfinished message back so that it is not held for a lease."""
         try:
-            message.release(self._owner, self._clock.now())
-            await self._messages.save(message, self._owner)
+            message.release(owner, self._clock.now())
+            await self._messages.save(message, owner)
         except Exception as exc:  # it will come back when its lease expires
             log.warning("message %s: could not release it: %s", message.key, exc)
 

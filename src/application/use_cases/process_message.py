@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -110,6 +111,8 @@ class ProcessMessage:
             outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
         finally:
             renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         seconds = (self._clock.now() - started).total_seconds()
         if isinstance(outcome, ParseSuccess):
             self._metrics.llm_call("success", None, seconds)

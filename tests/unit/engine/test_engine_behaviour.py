@@ -193,3 +193,33 @@ async def test_only_one_process_probes_the_quota_and_the_others_do_not_spin() ->
     assert probes == 4  # every 5 minutes, by one process at a time
     for world in worlds:
         await world.stop()
+
+
+async def test_stop_starts_the_grace_time_even_while_every_permit_is_busy() -> None:
+    world = World(limit=ConcurrencyLimit(limit=4, max_limit=4))
+    world.parser.gate = asyncio.Event()  # calls hang
+    world.start()
+    for i in range(8):  # more than the permits: the loop waits for one
+        await world.post(i)
+    await world.settle(lambda: world.parser.in_flight == 4)
+    world.engine.stop()
+    await world.advance(30)  # the grace time, with every call still hanging
+    await world.settle(
+        lambda: all(m.status is MessageStatus.PENDING for m in world.messages.messages.values())
+    )
+    await world.stop()
+
+
+async def test_each_claim_has_an_owner_of_its_own() -> None:
+    world = World()
+    world.parser.gate = asyncio.Event()
+    world.start()
+    await world.post(1)
+    await world.post(2)
+    await world.settle(lambda: world.parser.in_flight == 2)
+    owners = {world.message(1).lease_owner, world.message(2).lease_owner}
+    assert len(owners) == 2
+    assert all(owner and owner.startswith("worker-1/") for owner in owners)
+    world.parser.gate.set()
+    await world.settle(lambda: world.message(2).status is MessageStatus.DONE)
+    await world.stop()
