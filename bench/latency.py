@@ -30,7 +30,7 @@ from adapters.llm.prompting import load_prompt_spec
 from adapters.llm.providers import resolve_provider
 from application.ports.llm import ParseRequest
 from application.ports.storage import NewPost
-from bootstrap.container import Container, resolve
+from bootstrap.container import Container, resolve, shutdown
 from domain.message import MessageKey
 from domain.status import MessageStatus
 
@@ -75,7 +75,7 @@ async def engine_latency(sim: Simulator, posts: int) -> list[float]:
             engine.stop()
             await worker
         finally:
-            await container.shutdown_resources()  # type: ignore[misc]
+            await shutdown(container)
     return times
 
 

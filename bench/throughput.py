@@ -43,7 +43,7 @@ from adapters.llm.simulator import API_PATH
 from application.limiter import AdaptiveLimiter
 from application.ports.llm import ParseRequest
 from application.ports.storage import NewPost
-from bootstrap.container import Container, resolve
+from bootstrap.container import Container, resolve, shutdown
 from bootstrap.settings import Settings
 from domain.concurrency import ConcurrencyLimit
 from domain.status import MessageStatus
@@ -187,7 +187,7 @@ async def run_engine(
             await worker
             limiter = await resolve(container.limiter)
         finally:
-            await container.shutdown_resources()  # type: ignore[misc]
+            await shutdown(container)
     return _report(mode, posts, elapsed, sim.admin("/admin/stats"), ideal, limiter.limit.permits)
 
 

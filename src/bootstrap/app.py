@@ -29,6 +29,10 @@ app = typer.Typer(
 EXIT_USAGE = 2  # a bad setting or argument: one line on stderr, no traceback
 
 
+class ServiceStopped(Exception):
+    """A part of the service (e.g. the Telegram listener) failed and stopped it."""
+
+
 def package_version() -> str:
     try:
         return version("channel-parser")
@@ -50,3 +54,5 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc))
     except StorageUnavailable as exc:
         fail(f"storage unavailable: {exc}", code=3)
+    except ServiceStopped as exc:
+        fail(str(exc), code=1)

@@ -185,6 +185,13 @@ class Container(containers.DeclarativeContainer):
     ingest = providers.Singleton(IngestPost, messages, clock, engine.provided.wake)
 
 
+async def shutdown(container: Container) -> None:
+    """Close every resource the container opened (none opened: nothing to await)."""
+    closing = container.shutdown_resources()
+    if inspect.isawaitable(closing):
+        await closing
+
+
 def run_with_container(use: Callable[[Container], Awaitable[T]]) -> T:
     """Load the settings, build the container, run *use* and close every resource.
     Bad settings and an unreachable store end in one line (see bootstrap.app)."""
@@ -199,9 +206,9 @@ def run_with_container(use: Callable[[Container], Awaitable[T]]) -> T:
             # Report the first error (a bad LLM_SCHEMA_FILE, say), not one that closing
             # half-built resources raises after it (e.g. "the SQLite database is not open").
             with contextlib.suppress(Exception):
-                await container.shutdown_resources()  # type: ignore[misc]
+                await shutdown(container)
             raise
-        await container.shutdown_resources()  # type: ignore[misc]
+        await shutdown(container)
         return result
 
     return run_async(main())

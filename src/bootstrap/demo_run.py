@@ -26,7 +26,7 @@ from adapters.notify.console import ConsoleNotifier
 from adapters.telegram.export import read_export
 from application.ports.storage import MessageStats
 from application.use_cases.import_posts import ImportPosts, ImportSummary
-from bootstrap.container import Container, resolve
+from bootstrap.container import Container, resolve, shutdown
 from bootstrap.demo import SAMPLE_EXPORT
 from bootstrap.settings import Settings
 from domain.status import MessageStatus
@@ -107,7 +107,7 @@ async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT
             limiter = await resolve(container.limiter)
             seen = sim.stats()
         finally:
-            await container.shutdown_resources()  # type: ignore[misc]
+            await shutdown(container)
     return DemoResult(
         imported=imported,
         stats=stats,

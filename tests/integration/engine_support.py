@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from adapters.llm.simulator import ZaiSimulator
 from adapters.llm.simulator_config import SimulatorConfig
-from bootstrap.container import Container
+from bootstrap.container import Container, shutdown
 from bootstrap.settings import Settings
 from tests.fakes.notify import RecordingNotifier
 
@@ -48,7 +48,7 @@ async def service(
     try:
         yield container
     finally:
-        await container.shutdown_resources()  # type: ignore[misc]
+        await shutdown(container)
 
 
 @asynccontextmanager
