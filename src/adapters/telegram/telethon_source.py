@@ -150,7 +150,9 @@ class TelethonPostSource:
         """Fetch what was posted after the highest stored id (``min_id`` is exclusive)."""
         assert channel.channel_id is not None
         highest = await self._messages.highest_message_id(channel.channel_id)
-        resume = self._resume_from.pop(channel.channel_id, None)
+        # Kept until a backfill gets through: if the store fails again partway, the next
+        # one starts from the same place (a later post stored meanwhile must not hide it).
+        resume = self._resume_from.get(channel.channel_id)
         known = [i for i in (highest, resume) if i is not None]
         if not known:
             await self._fetch_latest(channel)
@@ -164,6 +166,7 @@ class TelethonPostSource:
                     await self._deliver(message, channel.channel_id)
                     self._stats.backfilled += 1
                     min_id = max(min_id, message.id)
+                self._resume_from.pop(channel.channel_id, None)
                 return
             except errors.FloodWaitError as exc:
                 await self._flood.sleep(exc)  # then go on after the last post delivered

@@ -275,6 +275,30 @@ async def test_a_live_post_the_store_refused_is_fetched_by_the_next_backfill() -
     assert world.text(7) == "lost?"
 
 
+async def test_a_backfill_the_store_interrupts_keeps_the_resume_point() -> None:
+    world = World()
+    await world.repo.add(NewPost(MARKED, 1, "seed"), T0)
+    await world.source.start()
+    add = world.repo.add
+    down = {"on": True}
+
+    async def flaky_add(p: NewPost, now: object) -> object:
+        if down["on"] and p.message_id in (7, 9):
+            raise StorageUnavailable("down")
+        return await add(p, now)  # type: ignore[arg-type]
+
+    world.repo.add = flaky_add  # type: ignore[method-assign,assignment]
+    await world.client.emit(events.NewMessage.Event(post(7, "lost?")))  # refused live
+    await world.client.emit(events.NewMessage.Event(post(8, "later")))  # stored
+    world.client.history[BARE] = [post(7, "lost?"), post(8, "later"), post(9, "next")]
+    await world.source.refresh()  # the store fails again during this backfill
+    down["on"] = False
+    await world.source.refresh()
+    assert world.client.iter_calls[-1]["min_id"] == 6  # still from before post 7
+    assert world.text(7) == "lost?"
+    assert world.text(9) == "next"
+
+
 @pytest.mark.parametrize(
     ("text", "lookup", "known"),
     [
