@@ -64,8 +64,15 @@ async def claim_oldest(
             if not await _free_if_orphaned(messages, tokens, candidate["_id"], token, now - lease):
                 lost.append(candidate["_id"])
             continue
-        return await messages.find_one_and_update(
-            {"_id": candidate["_id"]},
+        # Only while the message is still at our generation: had our insert stalled past
+        # a lease, another claimer may have moved it on (_free_if_orphaned) and won it.
+        at_generation: Document = (
+            {"claim_seq": generation}
+            if generation
+            else {"$or": [{"claim_seq": {"$exists": False}}, {"claim_seq": 0}]}
+        )
+        claimed = await messages.find_one_and_update(
+            {"$and": [{"_id": candidate["_id"]}, at_generation]},
             {
                 "$set": {
                     "processing_status": str(MessageStatus.PROCESSING),
@@ -77,6 +84,9 @@ async def claim_oldest(
             },
             return_document=ReturnDocument.AFTER,
         )
+        if claimed is not None:
+            return claimed
+        lost.append(candidate["_id"])
 
 
 async def _free_if_orphaned(

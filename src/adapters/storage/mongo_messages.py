@@ -119,7 +119,8 @@ class MongoMessageRepository:
                 },
             )
             fresh = await self._c.update_many(
-                expired,
+                # never a retried one whose lease expired between the two updates
+                {**expired, "retry_count": {"$not": {"$gt": 0}}},
                 {
                     "$set": {"processing_status": "pending", "updated_at": now},
                     "$unset": {**release, "retry_after": ""},

@@ -186,8 +186,10 @@ class MongoServiceState:
         with translated("taking a named lease"):
             held = await self._c.find_one({"_id": lease_id})
             if held is not None and held.get("owner") == owner:  # a renewal
-                renewed = await self._c.update_one(
-                    {"_id": lease_id, "owner": owner}, {"$set": {"until": now + ttl}}
+                renewed = await self._c.update_one(  # only while unexpired: once it has
+                    # expired, someone else may be winning it; then we must win it again
+                    {"_id": lease_id, "owner": owner, "until": {"$gt": now}},
+                    {"$set": {"until": now + ttl}},
                 )
                 if renewed.matched_count:
                     return True
