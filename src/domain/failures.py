@@ -29,7 +29,6 @@ class NotificationKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"  # concurrency (1302) and rate limits share one text
     QUOTA_RESTORED = "quota_restored"
     MISCONFIGURED = "misconfigured"
-    CHANNEL_UNAVAILABLE = "channel_unavailable"
     STORAGE_OUTAGE = "storage_outage"
 
 

@@ -15,7 +15,6 @@ DEFAULT_INTERVALS: Mapping[NotificationKind, timedelta] = {
     NotificationKind.RATE_LIMITED: timedelta(minutes=5),
     NotificationKind.QUOTA_RESTORED: timedelta(0),
     NotificationKind.MISCONFIGURED: timedelta(minutes=15),
-    NotificationKind.CHANNEL_UNAVAILABLE: timedelta(hours=1),
     NotificationKind.STORAGE_OUTAGE: timedelta(minutes=15),
 }
 

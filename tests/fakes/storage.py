@@ -15,6 +15,7 @@ from application.ports.storage import (
     NewPost,
     SlotTaken,
 )
+from domain.eligibility import Eligibility, eligibility
 from domain.failures import FailureKind, NotificationKind
 from domain.gate import QuotaGate
 from domain.message import IncomingMessage, MessageKey
@@ -46,10 +47,12 @@ class InMemoryMessageRepository:
         lease: timedelta,
         exclude_channels: Collection[int] = (),
     ) -> IncomingMessage | None:
+        # The domain's rule (SPEC.md); the gate is the caller's to check before claiming.
         due = [
             m
             for m in self.messages.values()
-            if m.is_due(now) and m.channel_id not in exclude_channels
+            if eligibility(m, now, QuotaGate(), m.channel_id not in exclude_channels)
+            is Eligibility.ELIGIBLE
         ]
         if not due:
             return None
