@@ -266,7 +266,11 @@ class Engine:
         every = self._config.stuck_check_interval.total_seconds()
         while True:
             await self._clock.sleep(every)
-            if await self._guard(self._recover()):
+            try:
+                recovered = await self._recover()
+            except StorageError:
+                continue  # the main loop reports outages (and owns the wake-up event)
+            if recovered:
                 self.wake()
 
     async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
