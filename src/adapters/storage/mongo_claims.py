@@ -66,13 +66,10 @@ async def claim_oldest(
             continue
         # Only while the message is still at our generation: had our insert stalled past
         # a lease, another claimer may have moved it on (_free_if_orphaned) and won it.
-        at_generation: Document = (
-            {"claim_seq": generation}
-            if generation
-            else {"$or": [{"claim_seq": {"$exists": False}}, {"claim_seq": 0}]}
-        )
+        # (A flat filter led by _id: FerretDB looks it up instead of scanning.)
+        at_generation = candidate.get("claim_seq", {"$exists": False})
         claimed = await messages.find_one_and_update(
-            {"$and": [{"_id": candidate["_id"]}, at_generation]},
+            {"_id": candidate["_id"], "claim_seq": at_generation},
             {
                 "$set": {
                     "processing_status": str(MessageStatus.PROCESSING),
