@@ -26,27 +26,3 @@ class Metrics(Protocol):
         """How many stored messages are in each status (the backlog is pending + retry)."""
         ...
 
-
-class NullMetrics:
-    """Reports nothing (for one-shot commands)."""
-
-    def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
-        pass
-
-    def message_finished(self, status: str, *, from_cache: bool = False) -> None:
-        pass
-
-    def notification(self, kind: str, *, sent: bool) -> None:
-        pass
-
-    def set_concurrency(self, limit: float, in_flight: int) -> None:
-        pass
-
-    def set_gate(self, state: str) -> None:
-        pass
-
-    def set_storage_up(self, up: bool) -> None:
-        pass
-
-    def set_messages(self, by_status: dict[str, int]) -> None:
-        pass
