@@ -25,4 +25,3 @@ class Metrics(Protocol):
     def set_messages(self, by_status: dict[str, int]) -> None:
         """How many stored messages are in each status (the backlog is pending + retry)."""
         ...
-

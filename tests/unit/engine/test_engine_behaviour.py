@@ -187,9 +187,7 @@ async def test_only_one_process_probes_the_quota_and_the_others_do_not_spin() ->
     await worlds[0].settle(lambda: not shared.state.gate.is_open)
     for _ in range(20):  # twenty minutes
         await worlds[0].advance(60)
-    probes = sum(
-        1 for w in worlds for call in w.parser.calls if call.message_ref == "quota-probe"
-    )
+    probes = sum(1 for w in worlds for call in w.parser.calls if call.message_ref == "quota-probe")
     assert probes == 4  # every 5 minutes, by one process at a time
     for world in worlds:
         await world.stop()
