@@ -25,14 +25,14 @@ from dependency_injector import providers
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import QuietNotifier, Simulator, _settings
 
-from adapters.llm.openai_compatible import OpenAICompatibleParser
-from adapters.llm.prompting import load_prompt_spec
-from adapters.llm.providers import resolve_provider
-from application.ports.llm import ParseRequest
-from application.ports.storage import NewPost
-from bootstrap.container import Container, resolve, shutdown
-from domain.message import MessageKey
-from domain.status import MessageStatus
+from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+from channel_parser.adapters.llm.prompting import load_prompt_spec
+from channel_parser.adapters.llm.providers import resolve_provider
+from channel_parser.application.ports.llm import ParseRequest
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 
 CHANNEL = -1004444444444
 

@@ -34,11 +34,11 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, ReturnDocument
 
-from adapters.storage.mongo import MongoStorage
-from adapters.storage.mongo_claims import CLAIM_ORDER
-from adapters.storage.sqlite import SQLiteStorage
-from adapters.storage.sqlite_db import fmt
-from application.ports.storage import MessageRepository, NewPost
+from channel_parser.adapters.storage.mongo import MongoStorage
+from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER
+from channel_parser.adapters.storage.sqlite import SQLiteStorage
+from channel_parser.adapters.storage.sqlite_db import fmt
+from channel_parser.application.ports.storage import MessageRepository, NewPost
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 25, 18, 0, tzinfo=UTC)

@@ -36,17 +36,17 @@ from typing import Any
 from dependency_injector import providers
 from pydantic import SecretStr
 
-from adapters.llm.openai_compatible import OpenAICompatibleParser
-from adapters.llm.prompting import load_prompt_spec
-from adapters.llm.providers import resolve_provider
-from adapters.llm.simulator import API_PATH
-from application.limiter import AdaptiveLimiter
-from application.ports.llm import ParseRequest
-from application.ports.storage import NewPost
-from bootstrap.container import Container, resolve, shutdown
-from bootstrap.settings import Settings
-from domain.concurrency import ConcurrencyLimit
-from domain.status import MessageStatus
+from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+from channel_parser.adapters.llm.prompting import load_prompt_spec
+from channel_parser.adapters.llm.providers import resolve_provider
+from channel_parser.adapters.llm.simulator import API_PATH
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.ports.llm import ParseRequest
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.status import MessageStatus
 
 CHANNEL = -1003333333333
 BASELINE_POOL = 32
@@ -88,7 +88,7 @@ class Simulator:
             [
                 sys.executable,
                 "-m",
-                "bootstrap.cli",
+                "channel_parser.bootstrap.cli",
                 "simulate-zai",
                 "--port",
                 str(self.port),

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import attrs
 
-from domain.backoff import BackoffPolicy
-from domain.throttle import NotificationThrottle
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.throttle import NotificationThrottle
 
 
 @attrs.frozen

@@ -14,22 +14,22 @@ from typing import Any
 
 import attrs
 
-from application import notifications
-from application.config import EngineConfig
-from application.errors import StorageError
-from application.limiter import AdaptiveLimiter
-from application.ports.clock import Clock
-from application.ports.llm import ParseOutcome
-from application.ports.metrics import Metrics
-from application.ports.storage import MessageRepository, ServiceState
-from application.use_cases.claim_message import ClaimMessage
-from application.use_cases.notify_admins import NotifyAdmins
-from application.use_cases.probe_quota import ProbeQuota, ProbeResult
-from application.use_cases.process_message import Processed, ProcessMessage
-from application.use_cases.recover_stuck import RecoverStuck
-from domain.failures import LLMFailure, NotificationKind
-from domain.gate import QuotaGate
-from domain.message import IncomingMessage
+from channel_parser.application import notifications
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.errors import StorageError
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.llm import ParseOutcome
+from channel_parser.application.ports.metrics import Metrics
+from channel_parser.application.ports.storage import MessageRepository, ServiceState
+from channel_parser.application.use_cases.claim_message import ClaimMessage
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.probe_quota import ProbeQuota, ProbeResult
+from channel_parser.application.use_cases.process_message import Processed, ProcessMessage
+from channel_parser.application.use_cases.recover_stuck import RecoverStuck
+from channel_parser.domain.failures import LLMFailure, NotificationKind
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.message import IncomingMessage
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.concurrency import ConcurrencyLimit
 
 
 class AdaptiveLimiter:

@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from application.errors import ConfigurationError, StorageUnavailable
+from channel_parser.application.errors import ConfigurationError, StorageUnavailable
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bootstrap.app import app, package_version
+from channel_parser.bootstrap.app import app, package_version
 
 
 def _print_version(value: bool) -> None:
@@ -23,13 +23,13 @@ def _root(
 
 
 # Each module registers its commands on `app` when imported.
-from bootstrap.commands import demo as _demo  # noqa: E402, F401
-from bootstrap.commands import importer as _importer  # noqa: E402, F401
-from bootstrap.commands import login as _login  # noqa: E402, F401
-from bootstrap.commands import operate as _operate  # noqa: E402, F401
-from bootstrap.commands import parse as _parse  # noqa: E402, F401
-from bootstrap.commands import run as _run  # noqa: E402, F401
-from bootstrap.commands import simulate as _simulate  # noqa: E402, F401
+from channel_parser.bootstrap.commands import demo as _demo  # noqa: E402, F401
+from channel_parser.bootstrap.commands import importer as _importer  # noqa: E402, F401
+from channel_parser.bootstrap.commands import login as _login  # noqa: E402, F401
+from channel_parser.bootstrap.commands import operate as _operate  # noqa: E402, F401
+from channel_parser.bootstrap.commands import parse as _parse  # noqa: E402, F401
+from channel_parser.bootstrap.commands import run as _run  # noqa: E402, F401
+from channel_parser.bootstrap.commands import simulate as _simulate  # noqa: E402, F401
 
 
 def main() -> None:

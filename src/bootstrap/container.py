@@ -13,39 +13,39 @@ from typing import TypeVar, cast
 
 from dependency_injector import containers, providers
 
-from adapters.clock.system import SystemClock
-from adapters.llm.openai_compatible import OpenAICompatibleParser
-from adapters.metrics.prometheus import PrometheusMetrics
-from adapters.notify.console import ConsoleNotifier
-from adapters.notify.telegram_bot import TelegramBotNotifier
-from application.config import EngineConfig
-from application.engine import Engine
-from application.limiter import AdaptiveLimiter
-from application.ports.clock import Clock
-from application.ports.notify import AdminNotifier
-from application.ports.storage import (
+from channel_parser.adapters.clock.system import SystemClock
+from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
+from channel_parser.adapters.notify.console import ConsoleNotifier
+from channel_parser.adapters.notify.telegram_bot import TelegramBotNotifier
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.engine import Engine
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.notify import AdminNotifier
+from channel_parser.application.ports.storage import (
     ChannelRegistry,
     MessageRepository,
     ParseCache,
     ServiceState,
 )
-from application.use_cases.claim_message import ClaimMessage
-from application.use_cases.get_status import GetStatus
-from application.use_cases.ingest import IngestPost
-from application.use_cases.notify_admins import NotifyAdmins
-from application.use_cases.probe_quota import ProbeQuota
-from application.use_cases.process_message import ProcessMessage
-from application.use_cases.recover_stuck import RecoverStuck
-from application.use_cases.requeue import RequeueMessages, ResetMessage
-from application.use_cases.resume_parsing import ResumeParsing
-from bootstrap.app import run_async
-from bootstrap.logs import configure_logging
-from bootstrap.settings import Settings, load_settings
-from bootstrap.storage import Stores, open_storage
-from domain.backoff import BackoffPolicy
-from domain.concurrency import ConcurrencyLimit
-from domain.failures import NotificationKind
-from domain.throttle import DEFAULT_INTERVALS, NotificationThrottle
+from channel_parser.application.use_cases.claim_message import ClaimMessage
+from channel_parser.application.use_cases.get_status import GetStatus
+from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.probe_quota import ProbeQuota
+from channel_parser.application.use_cases.process_message import ProcessMessage
+from channel_parser.application.use_cases.recover_stuck import RecoverStuck
+from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
+from channel_parser.application.use_cases.resume_parsing import ResumeParsing
+from channel_parser.bootstrap.app import run_async
+from channel_parser.bootstrap.logs import configure_logging
+from channel_parser.bootstrap.settings import Settings, load_settings
+from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.throttle import DEFAULT_INTERVALS, NotificationThrottle
 
 T = TypeVar("T")
 

@@ -19,17 +19,17 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from adapters.llm.simulator import ZaiSimulator
-from adapters.llm.simulator_config import Latency, SimulatorConfig
-from adapters.metrics.prometheus import PrometheusMetrics
-from adapters.notify.console import ConsoleNotifier
-from adapters.telegram.export import read_export
-from application.ports.storage import MessageStats
-from application.use_cases.import_posts import ImportPosts, ImportSummary
-from bootstrap.container import Container, resolve, shutdown
-from bootstrap.demo import SAMPLE_EXPORT
-from bootstrap.settings import Settings
-from domain.status import MessageStatus
+from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.adapters.llm.simulator_config import Latency, SimulatorConfig
+from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
+from channel_parser.adapters.notify.console import ConsoleNotifier
+from channel_parser.adapters.telegram.export import read_export
+from channel_parser.application.ports.storage import MessageStats
+from channel_parser.application.use_cases.import_posts import ImportPosts, ImportSummary
+from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.bootstrap.demo import SAMPLE_EXPORT
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.domain.status import MessageStatus
 
 SCALE = 30  # SPEC.md's times divided by this
 TOP_UP_AFTER = 3.0  # seconds after the balance runs out, "the operator tops it up"

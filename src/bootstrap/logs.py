@@ -6,7 +6,7 @@ import logging
 import sys
 import urllib.parse
 
-from bootstrap.settings import Settings
+from channel_parser.bootstrap.settings import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 MASK = "***"

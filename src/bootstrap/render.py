@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from application.use_cases.get_status import StatusReport
-from domain.status import MessageStatus
+from channel_parser.application.use_cases.get_status import StatusReport
+from channel_parser.domain.status import MessageStatus
 
 
 def status_as_dict(report: StatusReport) -> dict[str, Any]:

@@ -9,12 +9,12 @@ import signal
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from application.engine import Engine
-from application.errors import ConfigurationError, StorageError
-from bootstrap.app import ServiceStopped
+from channel_parser.application.engine import Engine
+from channel_parser.application.errors import ConfigurationError, StorageError
+from channel_parser.bootstrap.app import ServiceStopped
 
 if TYPE_CHECKING:
-    from bootstrap.container import Container
+    from channel_parser.bootstrap.container import Container
 
 log = logging.getLogger(__name__)
 METRICS_REFRESH_SECONDS = 15.0
@@ -43,8 +43,8 @@ async def run_until_signal(engine: Engine, *, until_idle: bool = False) -> None:
 
 
 async def run_service(container: Container, *, listen: bool = True) -> None:
-    from adapters.http.monitoring import MonitoringServer
-    from bootstrap.container import resolve
+    from channel_parser.adapters.http.monitoring import MonitoringServer
+    from channel_parser.bootstrap.container import resolve
 
     settings = container.settings()
     engine = await resolve(container.engine)
@@ -117,10 +117,10 @@ async def _listener(container: Container) -> Coroutine[Any, Any, None]:
     that one process at a time uses the session (Telegram refuses it from two places at
     once; even a short check from a second process would). A missing session file is
     refused here, at start; a session that is not logged in when the listener connects."""
-    from adapters.telegram.client import make_client, session_file
-    from adapters.telegram.telethon_source import TelethonPostSource
-    from application.use_cases.listener_lease import ListenerLease
-    from bootstrap.container import resolve
+    from channel_parser.adapters.telegram.client import make_client, session_file
+    from channel_parser.adapters.telegram.telethon_source import TelethonPostSource
+    from channel_parser.application.use_cases.listener_lease import ListenerLease
+    from channel_parser.bootstrap.container import resolve
 
     settings = container.settings()
     api_id, api_hash = settings.telegram_api_id, settings.telegram_api_hash

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from application.errors import ConfigurationError
+from channel_parser.application.errors import ConfigurationError
 
 Provider = Literal["zai", "zai-coding", "openai", "compatible"]
 

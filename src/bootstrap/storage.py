@@ -9,15 +9,15 @@ from typing import Literal
 
 import attrs
 
-from adapters.storage.mongo import MongoStorage
-from adapters.storage.sqlite import SQLiteStorage
-from application.ports.storage import (
+from channel_parser.adapters.storage.mongo import MongoStorage
+from channel_parser.adapters.storage.sqlite import SQLiteStorage
+from channel_parser.application.ports.storage import (
     ChannelRegistry,
     MessageRepository,
     ParseCache,
     ServiceState,
 )
-from bootstrap.settings import Settings
+from channel_parser.bootstrap.settings import Settings
 
 Backend = Literal["mongodb", "sqlite", "memory"]
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.time import require_aware
+from channel_parser.domain.time import require_aware
 
 
 def _positive(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from domain.gate import QuotaGate
-from domain.message import IncomingMessage
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.message import IncomingMessage
 
 
 class Eligibility(enum.StrEnum):

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import attrs
 
-from domain.status import MessageStatus
-from domain.time import require_aware
+from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.time import require_aware
 
 
 class FailureKind(enum.StrEnum):

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.failures import GateAction, LLMFailure
-from domain.time import require_aware
+from channel_parser.domain.failures import GateAction, LLMFailure
+from channel_parser.domain.time import require_aware
 
 
 class GateState(enum.StrEnum):

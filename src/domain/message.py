@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
-from domain.backoff import BackoffPolicy
-from domain.errors import InvalidTransition, LeaseLost
-from domain.failures import FailureKind, LLMFailure
-from domain.status import MessageStatus
-from domain.time import require_aware
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.errors import InvalidTransition, LeaseLost
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.time import require_aware
 
 
 @attrs.frozen(order=True)

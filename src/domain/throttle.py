@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.failures import NotificationKind
-from domain.time import require_aware
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.time import require_aware
 
 DEFAULT_INTERVALS: Mapping[NotificationKind, timedelta] = {
     NotificationKind.QUOTA_EXHAUSTED: timedelta(minutes=15),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.errors import NaiveDatetime
+from channel_parser.domain.errors import NaiveDatetime
 
 
 def require_aware(value: datetime, name: str = "time") -> datetime:

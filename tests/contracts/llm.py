@@ -12,8 +12,8 @@ from typing import Protocol
 
 import pytest
 
-from application.ports.llm import LLMParser, ParseRequest, ParseSuccess
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.application.ports.llm import LLMParser, ParseRequest, ParseSuccess
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 # The provider situations every implementation must be able to stage, and what they mean.
 SITUATIONS: dict[str, FailureKind] = {

@@ -10,13 +10,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.ports.storage import IngestOutcome, MessageRepository, NewPost, SlotTaken
-from bootstrap.storage import Stores
-from domain.backoff import BackoffPolicy
-from domain.failures import FailureKind, LLMFailure, NotificationKind
-from domain.gate import GateState, QuotaGate
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.application.ports.storage import (
+    IngestOutcome,
+    MessageRepository,
+    NewPost,
+    SlotTaken,
+)
+from channel_parser.bootstrap.storage import Stores
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.failures import FailureKind, LLMFailure, NotificationKind
+from channel_parser.domain.gate import GateState, QuotaGate
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(seconds=180)

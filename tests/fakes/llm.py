@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 
 def default_result(text: str) -> dict[str, Any]:

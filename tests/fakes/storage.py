@@ -8,18 +8,18 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from application.ports.storage import (
+from channel_parser.application.ports.storage import (
     ChannelInfo,
     IngestOutcome,
     MessageStats,
     NewPost,
     SlotTaken,
 )
-from domain.eligibility import Eligibility, eligibility
-from domain.failures import FailureKind, NotificationKind
-from domain.gate import QuotaGate
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.domain.eligibility import Eligibility, eligibility
+from channel_parser.domain.failures import FailureKind, NotificationKind
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 
 class InMemoryMessageRepository:

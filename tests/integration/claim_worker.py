@@ -14,8 +14,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bootstrap.settings import Settings
-from bootstrap.storage import open_storage
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import open_storage
 
 NOW = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 

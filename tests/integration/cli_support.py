@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "bootstrap.cli"]
+CLI = [sys.executable, "-m", "channel_parser.bootstrap.cli"]
 
 
 def free_port() -> int:

@@ -10,10 +10,10 @@ from typing import Any
 from dependency_injector import providers
 from pydantic import SecretStr
 
-from adapters.llm.simulator import ZaiSimulator
-from adapters.llm.simulator_config import SimulatorConfig
-from bootstrap.container import Container, shutdown
-from bootstrap.settings import Settings
+from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.adapters.llm.simulator_config import SimulatorConfig
+from channel_parser.bootstrap.container import Container, shutdown
+from channel_parser.bootstrap.settings import Settings
 from tests.fakes.notify import RecordingNotifier
 
 KEY = "sk-engine-test-KEY-0123456789"

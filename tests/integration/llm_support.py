@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.llm.openai_compatible import OpenAICompatibleParser
-from adapters.llm.prompting import load_prompt_spec
-from adapters.llm.providers import resolve_provider
-from adapters.llm.simulator import ZaiSimulator
-from adapters.llm.simulator_config import SimulatorConfig
+from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+from channel_parser.adapters.llm.prompting import load_prompt_spec
+from channel_parser.adapters.llm.providers import resolve_provider
+from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.adapters.llm.simulator_config import SimulatorConfig
 
 KEY = "sk-zai-test-0123456789abcdefSECRET"
 

@@ -15,15 +15,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adapters.llm.prompting import DEFAULT_SCHEMA_FILE
-from adapters.llm.simulator import ZaiSimulator
-from adapters.telegram.export import read_export
-from application.ports.storage import IngestOutcome, NewPost
-from application.use_cases.import_posts import ImportPosts
-from bootstrap.container import Container, resolve
-from domain.failures import FailureKind
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.adapters.llm.prompting import DEFAULT_SCHEMA_FILE
+from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.adapters.telegram.export import read_export
+from channel_parser.application.ports.storage import IngestOutcome, NewPost
+from channel_parser.application.use_cases.import_posts import ImportPosts
+from channel_parser.bootstrap.container import Container, resolve
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 from tests.integration.cli_support import CLI
 from tests.integration.engine_support import service, settings_for, simulator
 

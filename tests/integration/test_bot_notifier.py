@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from rich.console import Console
 
-from adapters.notify.console import ConsoleNotifier
-from adapters.notify.telegram_bot import TelegramBotNotifier
+from channel_parser.adapters.notify.console import ConsoleNotifier
+from channel_parser.adapters.notify.telegram_bot import TelegramBotNotifier
 
 TOKEN = "123456:SECRET-token-value"
 

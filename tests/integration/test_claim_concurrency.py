@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from adapters.storage.sqlite_db import fmt
-from application.ports.storage import NewPost
-from bootstrap.settings import Settings
-from bootstrap.storage import open_storage
-from domain.status import MessageStatus
+from channel_parser.adapters.storage.sqlite_db import fmt
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import open_storage
+from channel_parser.domain.status import MessageStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 2000
@@ -68,7 +68,7 @@ def _post(i: int) -> NewPost:
 
 def _run_workers(backend: str, target: str, database: str, tmp_path: Path) -> dict[str, list]:
     go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # tests.*; the package as installed
     procs = {
         f"w{n}": subprocess.Popen(
             [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "bootstrap.cli"]
+CLI = [sys.executable, "-m", "channel_parser.bootstrap.cli"]
 SAFE_ENV = {
     k: v
     for k, v in os.environ.items()

@@ -14,9 +14,9 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.storage.sqlite import SQLiteStorage
-from application.ports.storage import NewPost
-from domain.status import MessageStatus
+from channel_parser.adapters.storage.sqlite import SQLiteStorage
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.domain.status import MessageStatus
 from tests.integration.cli_support import CLI
 
 POSTS = 1500

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from bootstrap.storage import open_storage
-from domain.failures import NotificationKind
-from domain.status import MessageStatus
+from channel_parser.bootstrap.storage import open_storage
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.status import MessageStatus
 from tests.integration.cli_support import CLI, free_port
 from tests.integration.ferretdb_process import FerretDB, ferretdb_binary
 from tests.integration.scale_support import (

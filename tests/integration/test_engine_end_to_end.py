@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from application.ports.storage import NewPost
-from bootstrap.container import resolve
-from domain.backoff import BackoffPolicy
-from domain.failures import FailureKind, LLMFailure
-from domain.message import MessageKey
-from domain.status import MessageStatus
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.container import resolve
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 from tests.fakes.notify import RecordingNotifier
 from tests.integration.engine_support import KEY, service, settings_for, simulator
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "exports"
-CLI = [sys.executable, "-c", "from bootstrap.cli import main; main()"]
+CLI = [sys.executable, "-c", "from channel_parser.bootstrap.cli import main; main()"]
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.llm.openai_compatible import OpenAICompatibleParser
-from adapters.llm.simulator import ZaiSimulator
+from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+from channel_parser.adapters.llm.simulator import ZaiSimulator
 from tests.contracts.llm import LLMParserContract
 from tests.integration.llm_support import simulated
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from adapters.llm.prompting import check_output, load_prompt_spec
-from adapters.llm.simulator import ZaiSimulator
-from application.ports.llm import ParseRequest, ParseSuccess
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.adapters.llm.prompting import check_output, load_prompt_spec
+from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.application.ports.llm import ParseRequest, ParseSuccess
+from channel_parser.domain.failures import FailureKind, LLMFailure
 from tests.integration.llm_support import KEY, simulated
 
 Q, C, R = FailureKind.QUOTA_EXHAUSTED, FailureKind.CONCURRENCY_LIMITED, FailureKind.RATE_LIMITED
@@ -41,7 +41,7 @@ async def test_a_good_reply_fits_the_default_schema_and_is_counted() -> None:
 
 async def test_the_hidden_concurrency_limit_answers_1302(caplog: pytest.LogCaptureFixture) -> None:
     async with simulated(concurrency_limit=2, latency={"ms": 800}) as (sim, parser):
-        with caplog.at_level(logging.WARNING, logger="adapters.llm"):
+        with caplog.at_level(logging.WARNING, logger="channel_parser.adapters.llm"):
             outcomes = await asyncio.gather(
                 *(parser.parse(req(f"post {i}", f"m{i}")) for i in range(5))
             )
@@ -51,7 +51,7 @@ async def test_the_hidden_concurrency_limit_answers_1302(caplog: pytest.LogCaptu
         assert {(f.kind, f.code) for f in failed} == {(C, "1302")}
         stats = sim.stats()
         assert stats.peak_in_flight == 2 and stats.rejections == {"1302": 3}
-    lines = [r for r in caplog.records if r.name == "adapters.llm.openai_compatible"]
+    lines = [r for r in caplog.records if r.name == "channel_parser.adapters.llm.openai_compatible"]
     assert len(lines) == 3 and all(r.levelname == "WARNING" for r in lines)
     shape = re.compile(
         r"^LLM concurrency limit exceeded while parsing message m\d \(provider: zai\): "
@@ -73,7 +73,7 @@ async def test_the_requests_per_minute_limit_answers_1303() -> None:
 async def test_the_balance_runs_out_and_is_topped_up(caplog: pytest.LogCaptureFixture) -> None:
     async with simulated(balance=1) as (sim, parser):
         assert isinstance(await parser.parse(req()), ParseSuccess)
-        with caplog.at_level(logging.WARNING, logger="adapters.llm"):
+        with caplog.at_level(logging.WARNING, logger="channel_parser.adapters.llm"):
             failure = await parser.parse(req())
         assert isinstance(failure, LLMFailure) and (failure.kind, failure.code) == (Q, "1113")
         assert "insufficient_quota" in caplog.text and "1113" in caplog.text

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from bootstrap.settings import Settings
-from bootstrap.storage import Stores, open_storage
-from domain.message import MessageKey
-from domain.status import MessageStatus
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 from tests.contracts.storage import LEASE, QUOTA, T0, at, in_retry, in_state, post
 
 

@@ -28,8 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bootstrap.settings import Settings
-from domain.status import MessageStatus
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.domain.status import MessageStatus
 from tests.integration import scale_support
 from tests.integration.cli_support import CLI, free_port
 from tests.integration.scale_support import (

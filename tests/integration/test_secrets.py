@@ -28,10 +28,10 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from application.ports.storage import NewPost
-from bootstrap.container import resolve
-from bootstrap.settings import Settings
-from domain.message import MessageKey
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.container import resolve
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.domain.message import MessageKey
 from tests.fakes.notify import RecordingNotifier
 from tests.integration.cli_support import CLI, free_port
 from tests.integration.engine_support import service, settings_for, simulator

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-import adapters.telegram.client as client_module
-from application.ports.storage import NewPost
-from bootstrap.app import ServiceStopped
-from bootstrap.container import resolve
-from bootstrap.service import run_service
-from domain.message import MessageKey
-from domain.status import MessageStatus
+import channel_parser.adapters.telegram.client as client_module
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.app import ServiceStopped
+from channel_parser.bootstrap.container import resolve
+from channel_parser.bootstrap.service import run_service
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 from tests.integration.engine_support import service, settings_for, simulator
 from tests.unit.telegram.fake_telethon import BARE, MARKED, FakeClient, channel, post
 
@@ -124,7 +124,7 @@ async def test_a_lost_telegram_connection_stops_the_service(
 async def test_a_missing_session_file_is_refused_at_start(
     tmp_path: Path, clients: list[ConnectingClient]
 ) -> None:
-    from application.errors import ConfigurationError
+    from channel_parser.application.errors import ConfigurationError
 
     async with simulator() as sim:
         settings = telegram_settings(sim.base_url, tmp_path)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.settings import Settings
-from bootstrap.storage import Stores, open_storage
-from domain.failures import NotificationKind
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.failures import NotificationKind
 
 RACERS = 8
 ROUNDS = 5

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from application.errors import StorageError, StorageUnavailable
-from application.ports.storage import NewPost
-from bootstrap.settings import Settings
-from bootstrap.storage import open_storage
+from channel_parser.application.errors import StorageError, StorageUnavailable
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
@@ -99,5 +99,5 @@ async def test_mongodb_going_away_during_operation_is_storage_unavailable(
         )
         with pytest.raises(StorageUnavailable) as caught:
             await stores.messages.stats()
-        assert type(caught.value).__module__ == "application.errors"
+        assert type(caught.value).__module__ == "channel_parser.application.errors"
         assert type(caught.value.__cause__).__module__.startswith("pymongo")

@@ -8,8 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from pymongo import MongoClient
 
-from bootstrap.settings import Settings
-from bootstrap.storage import Stores, open_storage
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import Stores, open_storage
 from tests.contracts.storage import LEASE, T0, StorageContract, at, post
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.settings import Settings
-from bootstrap.storage import Stores, open_storage
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import Stores, open_storage
 from tests.contracts.storage import StorageContract
 
 

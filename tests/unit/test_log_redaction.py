@@ -7,8 +7,8 @@ import logging
 
 from pydantic import SecretStr
 
-from bootstrap.logs import FORMAT, RedactSecrets, secrets_of
-from bootstrap.settings import Settings
+from channel_parser.bootstrap.logs import FORMAT, RedactSecrets, secrets_of
+from channel_parser.bootstrap.settings import Settings
 
 KEY = "sk-unit-LLM-key-0123456789abcdef"
 TOKEN = "123456789:AAHunitBotToken-abcdefghijklmnop"

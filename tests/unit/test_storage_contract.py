@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bootstrap.storage import Stores
+from channel_parser.bootstrap.storage import Stores
 from tests.contracts.storage import StorageContract
 from tests.fakes.storage import (
     InMemoryChannelRegistry,

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.metrics.prometheus import CONTENT_TYPE
+from channel_parser.adapters.metrics.prometheus import CONTENT_TYPE
 
 
 class MonitoringServer:

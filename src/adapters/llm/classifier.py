@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.llm.codes import (
+from channel_parser.adapters.llm.codes import (
     OPENAI_CODES,
     OPENAI_RESET_IN_MESSAGE,
     ZAI_CODES,
     ZAI_RESET_IN_MESSAGE,
 )
-from adapters.llm.retry_time import retry_at_from_headers, retry_at_from_text
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.adapters.llm.retry_time import retry_at_from_headers, retry_at_from_text
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 MAX_MESSAGE = 500
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.failures import FailureKind
+from channel_parser.domain.failures import FailureKind
 
 Q = FailureKind.QUOTA_EXHAUSTED
 C = FailureKind.CONCURRENCY_LIMITED

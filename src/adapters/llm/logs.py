@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 
 def log_failure(

@@ -11,20 +11,20 @@ from typing import Any
 
 import openai
 
-from adapters.llm.classifier import classify_status, error_object
-from adapters.llm.logs import log_failure
-from adapters.llm.prompting import (
+from channel_parser.adapters.llm.classifier import classify_status, error_object
+from channel_parser.adapters.llm.logs import log_failure
+from channel_parser.adapters.llm.prompting import (
     PromptSpec,
     check_output,
     load_prompt_spec,
     repair_message,
     user_message,
 )
-from adapters.llm.providers import ProviderConfig, resolve_provider
-from adapters.llm.redact import redact
-from adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
-from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.adapters.llm.providers import ProviderConfig, resolve_provider
+from channel_parser.adapters.llm.redact import redact
+from channel_parser.adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
+from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 logger = logging.getLogger(__name__)
 

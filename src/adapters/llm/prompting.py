@@ -11,7 +11,7 @@ import attrs
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
-from application.errors import ConfigurationError
+from channel_parser.application.errors import ConfigurationError
 
 DEFAULTS = Path(__file__).resolve().parent / "defaults"
 DEFAULT_PROMPT_FILE = DEFAULTS / "system_prompt.txt"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from application.errors import ConfigurationError
+from channel_parser.application.errors import ConfigurationError
 
 ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
 ZAI_CODING_BASE_URL = "https://api.z.ai/api/coding/paas/v4"

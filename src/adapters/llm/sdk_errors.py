@@ -7,8 +7,12 @@ from typing import Any
 
 import openai
 
-from adapters.llm.classifier import classify_status, connection_failure, timeout_failure
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.adapters.llm.classifier import (
+    classify_status,
+    connection_failure,
+    timeout_failure,
+)
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 
 def failure_from_sdk_error(exc: BaseException, now: datetime, timeout: float) -> LLMFailure:

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.llm.simulator_app import build_app
-from adapters.llm.simulator_config import FaultSpec, SimulatorConfig
-from adapters.llm.simulator_replies import text_key
-from adapters.llm.simulator_state import SimulatorState, SimulatorStats
+from channel_parser.adapters.llm.simulator_app import build_app
+from channel_parser.adapters.llm.simulator_config import FaultSpec, SimulatorConfig
+from channel_parser.adapters.llm.simulator_replies import text_key
+from channel_parser.adapters.llm.simulator_state import SimulatorState, SimulatorStats
 
 API_PATH = "/api/paas/v4"
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import attrs
 
-from adapters.llm.codes import ZAI_CODES
+from channel_parser.adapters.llm.codes import ZAI_CODES
 
 
 class Fault(enum.StrEnum):

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from adapters.llm.prompting import POST_CLOSE, POST_OPEN
+from channel_parser.adapters.llm.prompting import POST_CLOSE, POST_OPEN
 
 _URL = re.compile(r"https?://\S+")
 _HASHTAG = re.compile(r"#(\w+)")

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from application.ports.clock import Clock
+from channel_parser.application.ports.clock import Clock
 
 log = logging.getLogger(__name__)
 

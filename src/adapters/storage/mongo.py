@@ -6,10 +6,14 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from adapters.storage.mongo_errors import describe, translated
-from adapters.storage.mongo_messages import MongoMessageRepository
-from adapters.storage.mongo_state import MongoChannelRegistry, MongoParseCache, MongoServiceState
-from application.errors import ConfigurationError, StorageUnavailable
+from channel_parser.adapters.storage.mongo_errors import describe, translated
+from channel_parser.adapters.storage.mongo_messages import MongoMessageRepository
+from channel_parser.adapters.storage.mongo_state import (
+    MongoChannelRegistry,
+    MongoParseCache,
+    MongoServiceState,
+)
+from channel_parser.application.errors import ConfigurationError, StorageUnavailable
 
 MESSAGES = "incoming_messages"
 PARSE_CACHE = "parse_cache"

@@ -28,7 +28,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus
 
 Document = dict[str, Any]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.failures import FailureKind
-from domain.message import ErrorInfo, IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 # Written by save(): everything a transition may change (never the identity or the text).
 STATE_FIELDS = (

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from application.errors import StorageError, StorageUnavailable
+from channel_parser.application.errors import StorageError, StorageUnavailable
 
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]*@")
 

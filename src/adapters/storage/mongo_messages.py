@@ -10,8 +10,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
-from adapters.storage.mongo_documents import (
+from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
+from channel_parser.adapters.storage.mongo_documents import (
     REQUEUE_UNSET,
     due_filter,
     from_document,
@@ -19,11 +19,11 @@ from adapters.storage.mongo_documents import (
     state_update,
     to_document,
 )
-from adapters.storage.mongo_errors import translated
-from application.ports.storage import IngestOutcome, MessageStats, NewPost
-from domain.failures import FailureKind
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.adapters.storage.mongo_errors import translated
+from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 Document = dict[str, Any]
 

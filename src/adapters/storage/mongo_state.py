@@ -10,10 +10,10 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from adapters.storage.mongo_errors import translated
-from application.ports.storage import ChannelInfo, SlotTaken
-from domain.failures import NotificationKind
-from domain.gate import GateState, QuotaGate
+from channel_parser.adapters.storage.mongo_errors import translated
+from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.gate import GateState, QuotaGate
 
 Document = dict[str, Any]
 

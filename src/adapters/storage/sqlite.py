@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.storage.sqlite_db import SQLiteDatabase
-from adapters.storage.sqlite_messages import SQLiteMessageRepository
-from adapters.storage.sqlite_state import (
+from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase
+from channel_parser.adapters.storage.sqlite_messages import SQLiteMessageRepository
+from channel_parser.adapters.storage.sqlite_state import (
     SQLiteChannelRegistry,
     SQLiteParseCache,
     SQLiteServiceState,

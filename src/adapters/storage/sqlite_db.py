@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from application.errors import StorageError, StorageUnavailable
+from channel_parser.application.errors import StorageError, StorageUnavailable
 
 T = TypeVar("T")
 

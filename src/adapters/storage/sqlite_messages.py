@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from functools import partial
 
-from adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
-from adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
-from application.ports.storage import IngestOutcome, MessageStats, NewPost
-from domain.failures import FailureKind
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
+from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
+from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 _INSERT = (
     f"INSERT INTO incoming_messages ({', '.join(COLUMNS)}) "

@@ -7,10 +7,10 @@ import json
 import sqlite3
 from typing import Any
 
-from adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
-from domain.failures import FailureKind
-from domain.message import ErrorInfo, IncomingMessage
-from domain.status import MessageStatus
+from channel_parser.adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import ErrorInfo, IncomingMessage
+from channel_parser.domain.status import MessageStatus
 
 COLUMNS = (
     "channel_id",

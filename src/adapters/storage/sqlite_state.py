@@ -7,10 +7,16 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.storage.sqlite_db import SQLiteDatabase, fmt, fmt_opt, immediate, parse_opt
-from application.ports.storage import ChannelInfo, SlotTaken
-from domain.failures import NotificationKind
-from domain.gate import GateState, QuotaGate
+from channel_parser.adapters.storage.sqlite_db import (
+    SQLiteDatabase,
+    fmt,
+    fmt_opt,
+    immediate,
+    parse_opt,
+)
+from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.gate import GateState, QuotaGate
 
 GATE = "quota_gate"
 LIMIT = "learned_limit"

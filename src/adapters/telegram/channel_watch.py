@@ -15,11 +15,11 @@ from typing import Any, Protocol
 import attrs
 from telethon import errors, types, utils
 
-from adapters.telegram.channels import ChannelRef, parse_channel_ref
-from adapters.telegram.texts import channel_available, channel_unavailable
-from application.ports.clock import Clock
-from application.ports.notify import AdminNotifier
-from application.ports.storage import ChannelRegistry
+from channel_parser.adapters.telegram.channels import ChannelRef, parse_channel_ref
+from channel_parser.adapters.telegram.texts import channel_available, channel_unavailable
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.notify import AdminNotifier
+from channel_parser.application.ports.storage import ChannelRegistry
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import re
 import attrs
 from telethon import utils
 
-from adapters.telegram.ids import mark_channel
-from application.errors import ConfigurationError
+from channel_parser.adapters.telegram.ids import mark_channel
+from channel_parser.application.errors import ConfigurationError
 
 _NUMBER = re.compile(r"^-?\d+$")
 

@@ -24,9 +24,14 @@ from typing import Any
 
 import attrs
 
-from adapters.telegram.ids import CHANNEL_TYPES, mark_channel, mark_chat, parse_from_id
-from application.ports.storage import NewPost
-from application.use_cases.import_posts import ExportItem, SkippedPost
+from channel_parser.adapters.telegram.ids import (
+    CHANNEL_TYPES,
+    mark_channel,
+    mark_chat,
+    parse_from_id,
+)
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.use_cases.import_posts import ExportItem, SkippedPost
 
 SERVICE = "service message"
 UNSUPPORTED = "unsupported message"

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 from telethon import errors, events, utils
 
-from adapters.telegram.channel_watch import (
+from channel_parser.adapters.telegram.channel_watch import (
     GONE_ERRORS,
     ChannelWatch,
     FloodWaits,
@@ -30,11 +30,11 @@ from adapters.telegram.channel_watch import (
     WatchedChannel,
     reason,
 )
-from application.errors import StorageError
-from application.ports.clock import Clock
-from application.ports.notify import AdminNotifier
-from application.ports.storage import ChannelRegistry, MessageRepository, NewPost
-from application.use_cases.ingest import IngestPost
+from channel_parser.application.errors import StorageError
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.notify import AdminNotifier
+from channel_parser.application.ports.storage import ChannelRegistry, MessageRepository, NewPost
+from channel_parser.application.use_cases.ingest import IngestPost
 
 log = logging.getLogger(__name__)
 

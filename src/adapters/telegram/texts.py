@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from application.notifications import format_time as _when
+from channel_parser.application.notifications import format_time as _when
 
 
 def _name(ref: str, channel_id: int | None, title: str | None) -> str:

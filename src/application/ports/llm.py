@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from domain.failures import LLMFailure
+from channel_parser.domain.failures import LLMFailure
 
 
 @attrs.frozen

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 import attrs
 
-from domain.failures import FailureKind, NotificationKind
-from domain.gate import QuotaGate
-from domain.message import IncomingMessage, MessageKey
-from domain.status import MessageStatus
+from channel_parser.domain.failures import FailureKind, NotificationKind
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.status import MessageStatus
 
 
 @attrs.frozen

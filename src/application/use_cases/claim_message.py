@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import attrs
 
-from application.config import EngineConfig
-from application.ports.clock import Clock
-from application.ports.storage import ChannelRegistry, MessageRepository, ServiceState
-from domain.gate import QuotaGate
-from domain.message import IncomingMessage
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import (
+    ChannelRegistry,
+    MessageRepository,
+    ServiceState,
+)
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.message import IncomingMessage
 
 
 @attrs.frozen

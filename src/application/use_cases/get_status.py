@@ -6,15 +6,15 @@ from datetime import datetime
 
 import attrs
 
-from application.ports.clock import Clock
-from application.ports.storage import (
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import (
     ChannelInfo,
     ChannelRegistry,
     MessageRepository,
     MessageStats,
     ServiceState,
 )
-from domain.gate import QuotaGate
+from channel_parser.domain.gate import QuotaGate
 
 
 @attrs.frozen

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from application.ports.storage import IngestOutcome, NewPost
-from application.use_cases.ingest import IngestPost
+from channel_parser.application.ports.storage import IngestOutcome, NewPost
+from channel_parser.application.use_cases.ingest import IngestPost
 
 
 @attrs.frozen

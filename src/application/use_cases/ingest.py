@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 
-from application.ports.clock import Clock
-from application.ports.storage import IngestOutcome, MessageRepository, NewPost
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import IngestOutcome, MessageRepository, NewPost
 
 
 class IngestPost:

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from application.errors import StorageError
-from application.ports.clock import Clock
-from application.ports.storage import ServiceState
+from channel_parser.application.errors import StorageError
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import ServiceState
 
 log = logging.getLogger(__name__)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from application.errors import StorageError
-from application.notifications import with_suppressed
-from application.ports.clock import Clock
-from application.ports.metrics import Metrics
-from application.ports.notify import AdminNotifier
-from application.ports.storage import ServiceState
-from domain.failures import NotificationKind
-from domain.throttle import NotificationThrottle, ThrottleSlot
+from channel_parser.application.errors import StorageError
+from channel_parser.application.notifications import with_suppressed
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.metrics import Metrics
+from channel_parser.application.ports.notify import AdminNotifier
+from channel_parser.application.ports.storage import ServiceState
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.throttle import NotificationThrottle, ThrottleSlot
 
 log = logging.getLogger(__name__)
 

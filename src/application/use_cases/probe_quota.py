@@ -5,14 +5,14 @@ from __future__ import annotations
 import enum
 import logging
 
-from application import notifications
-from application.config import EngineConfig
-from application.ports.clock import Clock
-from application.ports.llm import LLMParser, ParseRequest
-from application.ports.storage import ServiceState
-from application.use_cases.notify_admins import NotifyAdmins
-from application.use_cases.resume_parsing import ResumeParsing
-from domain.failures import FailureKind, LLMFailure, NotificationKind
+from channel_parser.application import notifications
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.llm import LLMParser, ParseRequest
+from channel_parser.application.ports.storage import ServiceState
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.resume_parsing import ResumeParsing
+from channel_parser.domain.failures import FailureKind, LLMFailure, NotificationKind
 
 log = logging.getLogger(__name__)
 

@@ -12,19 +12,19 @@ from typing import Any
 
 import attrs
 
-from application import notifications
-from application.config import EngineConfig
-from application.errors import StorageError
-from application.fingerprint import parse_fingerprint
-from application.ports.clock import Clock
-from application.ports.llm import LLMParser, ParseOutcome, ParseRequest, ParseSuccess
-from application.ports.metrics import Metrics
-from application.ports.storage import MessageRepository, ParseCache, ServiceState
-from application.use_cases.notify_admins import NotifyAdmins
-from domain.failures import GateAction, LLMFailure, NotificationKind
-from domain.gate import GateState
-from domain.message import IncomingMessage, RetryScheduled
-from domain.status import MessageStatus
+from channel_parser.application import notifications
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.errors import StorageError
+from channel_parser.application.fingerprint import parse_fingerprint
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.llm import LLMParser, ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.application.ports.metrics import Metrics
+from channel_parser.application.ports.storage import MessageRepository, ParseCache, ServiceState
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.domain.failures import GateAction, LLMFailure, NotificationKind
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.message import IncomingMessage, RetryScheduled
+from channel_parser.domain.status import MessageStatus
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from application.ports.clock import Clock
-from application.ports.storage import MessageRepository
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import MessageRepository
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from application.ports.clock import Clock
-from application.ports.storage import MessageRepository
-from domain.failures import FailureKind
-from domain.message import MessageKey
-from domain.status import MessageStatus
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import MessageRepository
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 
 
 class RequeueMessages:

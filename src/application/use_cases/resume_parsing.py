@@ -6,14 +6,14 @@ import logging
 
 import attrs
 
-from application import notifications
-from application.ports.clock import Clock
-from application.ports.metrics import Metrics
-from application.ports.storage import MessageRepository, ServiceState
-from application.use_cases.notify_admins import NotifyAdmins
-from domain.failures import GATE_FAILURES, NotificationKind
-from domain.gate import GateState
-from domain.status import MessageStatus
+from channel_parser.application import notifications
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.metrics import Metrics
+from channel_parser.application.ports.storage import MessageRepository, ServiceState
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.domain.failures import GATE_FAILURES, NotificationKind
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.status import MessageStatus
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bootstrap.app import app, run_async
-from bootstrap.demo import SAMPLE_EXPORT
-from domain.status import MessageStatus
+from channel_parser.bootstrap.app import app, run_async
+from channel_parser.bootstrap.demo import SAMPLE_EXPORT
+from channel_parser.domain.status import MessageStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bootstrap.demo_run import DemoResult
+    from channel_parser.bootstrap.demo_run import DemoResult
 
 
 @app.command()
@@ -31,7 +31,7 @@ def demo(
     small and whose balance runs out midway and is topped up. Needs no settings."""
     from rich.console import Console
 
-    from bootstrap.demo_run import run_demo
+    from channel_parser.bootstrap.demo_run import run_demo
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s - %(message)s")
     console = Console()

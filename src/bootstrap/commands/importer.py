@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from bootstrap.app import app, fail, run_async
+from channel_parser.bootstrap.app import app, fail, run_async
 
 # The heavy imports happen inside the command, so that --help is quick.
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from adapters.telegram.export import ExportContents
-    from application.use_cases.import_posts import ImportSummary
+    from channel_parser.adapters.telegram.export import ExportContents
+    from channel_parser.application.use_cases.import_posts import ImportSummary
 
 
 @app.command("import")
@@ -33,7 +33,7 @@ def import_export(
     """Store the text posts of a Telegram Desktop export (idempotent: a second run adds nothing)."""
     from rich.console import Console
 
-    from adapters.telegram.export import ExportFormatError, read_export
+    from channel_parser.adapters.telegram.export import ExportFormatError, read_export
 
     try:
         zone = ZoneInfo(timezone)
@@ -53,11 +53,11 @@ async def _store(contents: ExportContents) -> ImportSummary:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from adapters.clock.system import SystemClock
-    from application.use_cases.import_posts import ImportPosts
-    from application.use_cases.ingest import IngestPost
-    from bootstrap.settings import load_settings
-    from bootstrap.storage import open_storage
+    from channel_parser.adapters.clock.system import SystemClock
+    from channel_parser.application.use_cases.import_posts import ImportPosts
+    from channel_parser.application.use_cases.ingest import IngestPost
+    from channel_parser.bootstrap.settings import load_settings
+    from channel_parser.bootstrap.storage import open_storage
 
     settings = load_settings()
     async with open_storage(settings) as stores:

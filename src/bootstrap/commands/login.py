@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from application.errors import ConfigurationError
-from bootstrap.app import app, fail, run_async
-from bootstrap.settings import load_settings
+from channel_parser.application.errors import ConfigurationError
+from channel_parser.bootstrap.app import app, fail, run_async
+from channel_parser.bootstrap.settings import load_settings
 
 if TYPE_CHECKING:
-    from bootstrap.settings import Settings
+    from channel_parser.bootstrap.settings import Settings
 
 
 @app.command()
@@ -40,7 +40,7 @@ def _credentials(settings: Settings) -> tuple[int, str]:
 async def _login() -> None:
     from telethon import errors  # Telethon is heavy: imported when logging in only
 
-    from adapters.telegram.client import make_client, protect_session
+    from channel_parser.adapters.telegram.client import make_client, protect_session
 
     settings = load_settings()
     api_id, api_hash = _credentials(settings)

@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bootstrap.app import app, fail
-from domain.failures import FailureKind
-from domain.message import MessageKey
-from domain.status import MessageStatus
+from channel_parser.bootstrap.app import app, fail
+from channel_parser.domain.failures import FailureKind
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
 
 # The heavy imports (drivers, SDKs) happen inside the commands, so that --help is quick.
 if TYPE_CHECKING:
-    from application.use_cases.get_status import StatusReport
-    from application.use_cases.resume_parsing import Resumed
-    from bootstrap.container import Container
+    from channel_parser.application.use_cases.get_status import StatusReport
+    from channel_parser.application.use_cases.resume_parsing import Resumed
+    from channel_parser.bootstrap.container import Container
 
 
 async def _status(container: Container) -> StatusReport:
-    from bootstrap.container import resolve
+    from channel_parser.bootstrap.container import resolve
 
     return await (await resolve(container.status))()
 
@@ -37,9 +37,9 @@ def process(
     (retries not yet due, the quota gate) and exit 0. SIGINT/SIGTERM stop it
     gracefully either way.
     """
-    from bootstrap.container import resolve, run_with_container
-    from bootstrap.render import print_status
-    from bootstrap.service import run_until_signal
+    from channel_parser.bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.render import print_status
+    from channel_parser.bootstrap.service import run_until_signal
 
     async def use(container: Container) -> StatusReport:
         engine = await resolve(container.engine)
@@ -53,8 +53,8 @@ def process(
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Counts per status, SPEC.md's retry histogram, the quota gate, the learned
     concurrency limit, the earliest retry and channel availability."""
-    from bootstrap.container import run_with_container
-    from bootstrap.render import print_status, status_as_dict
+    from channel_parser.bootstrap.container import run_with_container
+    from channel_parser.bootstrap.render import print_status, status_as_dict
 
     report = run_with_container(_status)
     if as_json:
@@ -77,7 +77,7 @@ def requeue(
         fail("say what to requeue: --status STATUS and/or --kind KIND")
     if MessageStatus.PROCESSING in status_:
         fail("messages being processed cannot be requeued; stuck ones are recovered by themselves")
-    from bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> int:
         return await (await resolve(container.requeue))(status_, kind)
@@ -97,7 +97,7 @@ def reset(
         channel, message_id = (int(part) for part in message.split("/"))
     except ValueError:
         fail(f"expected CHANNEL_ID/MESSAGE_ID, got {message!r}")
-    from bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> bool:
         return await (await resolve(container.reset))(MessageKey(channel, message_id))
@@ -110,7 +110,7 @@ def reset(
 @app.command()
 def resume() -> None:
     """Reopen the quota gate by hand and requeue the messages it stopped."""
-    from bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.container import resolve, run_with_container
 
     async def use(container: Container) -> Resumed:
         return await (await resolve(container.resume))()

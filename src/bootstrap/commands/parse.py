@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
-from bootstrap.app import app, fail, run_async
-from bootstrap.settings import load_settings
-from domain.failures import FailureKind
+from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.bootstrap.app import app, fail, run_async
+from channel_parser.bootstrap.settings import load_settings
+from channel_parser.domain.failures import FailureKind
 
 EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.QUOTA_EXHAUSTED: 4,
@@ -103,7 +103,9 @@ def parse(
 
 
 async def _parse_one(text: str, overrides: dict[str, Any]) -> ParseOutcome:
-    from adapters.llm.openai_compatible import OpenAICompatibleParser  # heavy: only when used
+    from channel_parser.adapters.llm.openai_compatible import (
+        OpenAICompatibleParser,  # heavy: only when used
+    )
 
     settings = load_settings(**overrides)
     async with OpenAICompatibleParser.from_settings(settings) as parser:

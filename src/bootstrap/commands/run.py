@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bootstrap.app import app
+from channel_parser.bootstrap.app import app
 
 if TYPE_CHECKING:
-    from bootstrap.container import Container
+    from channel_parser.bootstrap.container import Container
 
 
 @app.command()
@@ -23,8 +23,8 @@ def run(
     worker, retry on the backoff timer, probe the quota, recover stuck messages, and
     serve /healthz and /metrics on METRICS_HOST:METRICS_PORT (loopback by default).
     Without TELEGRAM_API_ID/TELEGRAM_API_HASH/TELEGRAM_CHANNELS it is a worker only."""
-    from bootstrap.container import run_with_container
-    from bootstrap.service import run_service
+    from channel_parser.bootstrap.container import run_with_container
+    from channel_parser.bootstrap.service import run_service
 
     async def use(container: Container) -> None:
         await run_service(container, listen=not no_listener)

@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, settings
 
-from domain.message import IncomingMessage
-from domain.status import MessageStatus
+from channel_parser.domain.message import IncomingMessage
+from channel_parser.domain.status import MessageStatus
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(minutes=2)

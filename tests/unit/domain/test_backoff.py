@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.backoff import BackoffPolicy
-from domain.errors import NaiveDatetime
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.errors import NaiveDatetime
 from tests.unit.domain.support import FAST, NAIVE, T0, at
 
 SPEC_TABLE = {1: 30, 2: 60, 3: 120, 4: 240, 5: 480, 6: 480, 7: 480, 8: 480, 9: 480, 10: 480}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.concurrency import ConcurrencyLimit
 from tests.unit.domain.support import FAST
 
 

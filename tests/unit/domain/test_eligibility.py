@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from domain.eligibility import Eligibility, eligibility
-from domain.failures import FailureKind, LLMFailure
-from domain.gate import QuotaGate
-from domain.status import MessageStatus
+from channel_parser.domain.eligibility import Eligibility, eligibility
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import T0, at, make_message
 
 OPEN = QuotaGate()

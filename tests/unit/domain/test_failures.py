@@ -6,8 +6,8 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from domain.errors import NaiveDatetime
-from domain.failures import (
+from channel_parser.domain.errors import NaiveDatetime
+from channel_parser.domain.failures import (
     EFFECTS,
     GATE_FAILURES,
     FailureKind,
@@ -15,7 +15,7 @@ from domain.failures import (
     LLMFailure,
     NotificationKind,
 )
-from domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import NAIVE, T0
 
 

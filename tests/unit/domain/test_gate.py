@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import NaiveDatetime
-from domain.failures import FailureKind, LLMFailure
-from domain.gate import GateState, QuotaGate
+from channel_parser.domain.errors import NaiveDatetime
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.gate import GateState, QuotaGate
 from tests.unit.domain.support import NAIVE, T0, at
 
 PROBE = timedelta(minutes=10)

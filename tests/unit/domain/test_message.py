@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from domain.backoff import BackoffPolicy
-from domain.errors import DomainError, InvalidTransition, LeaseLost, NaiveDatetime
-from domain.failures import FailureKind, LLMFailure
-from domain.message import ErrorInfo, IncomingMessage, MessageKey, RetryScheduled
-from domain.status import MessageStatus
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.errors import DomainError, InvalidTransition, LeaseLost, NaiveDatetime
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey, RetryScheduled
+from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import LEASE, NAIVE, T0, at, make_message, snapshot
 
 POLICY = BackoffPolicy()

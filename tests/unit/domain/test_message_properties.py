@@ -11,11 +11,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from domain.backoff import BackoffPolicy
-from domain.errors import DomainError, NaiveDatetime
-from domain.failures import FailureKind, LLMFailure
-from domain.message import IncomingMessage
-from domain.status import MessageStatus
+from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.errors import DomainError, NaiveDatetime
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.message import IncomingMessage
+from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import FAST, NAIVE, T0, make_message, snapshot
 
 # Mostly the worker that claims, sometimes a stranger to the lease.

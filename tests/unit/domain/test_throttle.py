@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import NaiveDatetime
-from domain.failures import NotificationKind
-from domain.throttle import DEFAULT_INTERVALS, NotificationThrottle, ThrottleSlot
+from channel_parser.domain.errors import NaiveDatetime
+from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.throttle import DEFAULT_INTERVALS, NotificationThrottle, ThrottleSlot
 from tests.unit.domain.support import FAST, NAIVE, T0, at
 
 RATE = NotificationKind.RATE_LIMITED

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
-from domain.errors import DomainError, NaiveDatetime
-from domain.time import require_aware
+from channel_parser.domain.errors import DomainError, NaiveDatetime
+from channel_parser.domain.time import require_aware
 from tests.unit.domain.support import NAIVE, T0
 
 

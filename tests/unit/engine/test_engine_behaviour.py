@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from application.errors import StorageUnavailable
-from domain.concurrency import ConcurrencyLimit
-from domain.failures import FailureKind, LLMFailure
-from domain.gate import GateState
-from domain.status import MessageStatus
+from channel_parser.application.errors import StorageUnavailable
+from channel_parser.domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.status import MessageStatus
 from tests.fakes.llm import FakeParser, concurrency_error
 from tests.unit.engine.world import Shared, World
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from application.ports.storage import IngestOutcome, NewPost
-from application.use_cases.ingest import IngestPost, is_blank
-from domain.message import MessageKey
+from channel_parser.application.ports.storage import IngestOutcome, NewPost
+from channel_parser.application.use_cases.ingest import IngestPost, is_blank
+from channel_parser.domain.message import MessageKey
 from tests.fakes.clock import FakeClock
 from tests.fakes.storage import InMemoryMessageRepository
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application import notifications
-from domain.message import IncomingMessage
-from domain.status import MessageStatus
+from channel_parser.application import notifications
+from channel_parser.domain.message import IncomingMessage
+from channel_parser.domain.status import MessageStatus
 from tests.fakes.clock import EPOCH
 from tests.fakes.llm import concurrency_error, quota_error
 from tests.unit.engine.world import CHANNEL, Shared, World, fast_config
@@ -86,7 +86,7 @@ async def test_a_storm_of_1302_gives_the_spec_delays_and_one_notice_per_5_minute
 
 
 async def test_rate_limit_and_concurrency_errors_both_retry_with_backoff() -> None:
-    from domain.failures import FailureKind, LLMFailure
+    from channel_parser.domain.failures import FailureKind, LLMFailure
 
     world = World()
     world.parser.script(LLMFailure(FailureKind.RATE_LIMITED, "1303", "rpm"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from application.errors import StorageUnavailable
-from domain.status import MessageStatus
+from channel_parser.application.errors import StorageUnavailable
+from channel_parser.domain.status import MessageStatus
 from tests.unit.engine.world import World
 
 

@@ -8,19 +8,19 @@ from datetime import timedelta
 
 import attrs
 
-from application.config import EngineConfig
-from application.engine import Engine
-from application.limiter import AdaptiveLimiter
-from application.ports.storage import NewPost
-from application.use_cases.claim_message import ClaimMessage
-from application.use_cases.ingest import IngestPost
-from application.use_cases.notify_admins import NotifyAdmins
-from application.use_cases.probe_quota import ProbeQuota
-from application.use_cases.process_message import ProcessMessage
-from application.use_cases.recover_stuck import RecoverStuck
-from application.use_cases.resume_parsing import ResumeParsing
-from domain.concurrency import ConcurrencyLimit
-from domain.message import IncomingMessage, MessageKey
+from channel_parser.application.config import EngineConfig
+from channel_parser.application.engine import Engine
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.use_cases.claim_message import ClaimMessage
+from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.probe_quota import ProbeQuota
+from channel_parser.application.use_cases.process_message import ProcessMessage
+from channel_parser.application.use_cases.recover_stuck import RecoverStuck
+from channel_parser.application.use_cases.resume_parsing import ResumeParsing
+from channel_parser.domain.concurrency import ConcurrencyLimit
+from channel_parser.domain.message import IncomingMessage, MessageKey
 from tests.fakes.clock import FakeClock
 from tests.fakes.llm import FakeParser
 from tests.fakes.metrics import RecordingMetrics

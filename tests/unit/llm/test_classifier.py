@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.llm.classifier import classify_status, connection_failure, timeout_failure
-from domain.failures import FailureKind, LLMFailure
+from channel_parser.adapters.llm.classifier import (
+    classify_status,
+    connection_failure,
+    timeout_failure,
+)
+from channel_parser.domain.failures import FailureKind, LLMFailure
 
 NOW = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 Q, C, R = FailureKind.QUOTA_EXHAUSTED, FailureKind.CONCURRENCY_LIMITED, FailureKind.RATE_LIMITED

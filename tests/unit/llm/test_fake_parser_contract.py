@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.failures import LLMFailure
+from channel_parser.domain.failures import LLMFailure
 from tests.contracts.llm import SITUATIONS, LLMParserContract
 from tests.fakes.llm import FakeParser
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.llm.prompting import (
+from channel_parser.adapters.llm.prompting import (
     DEFAULT_SCHEMA_FILE,
     JOB_POST_SCHEMA_FILE,
     check_output,
@@ -17,8 +17,8 @@ from adapters.llm.prompting import (
     repair_message,
     user_message,
 )
-from adapters.llm.simulator_replies import parse_result
-from application.errors import ConfigurationError
+from channel_parser.adapters.llm.simulator_replies import parse_result
+from channel_parser.application.errors import ConfigurationError
 
 SPEC = load_prompt_spec(None, None)
 GOOD = {

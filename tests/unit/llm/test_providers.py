@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.llm.providers import resolve_provider
-from application.errors import ConfigurationError
+from channel_parser.adapters.llm.providers import resolve_provider
+from channel_parser.application.errors import ConfigurationError
 
 
 @pytest.mark.parametrize(

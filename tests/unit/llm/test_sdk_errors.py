@@ -10,10 +10,10 @@ import httpx2
 import openai
 import pytest
 
-from adapters.llm.logs import log_failure
-from adapters.llm.redact import redact
-from adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
-from domain.failures import FailureKind
+from channel_parser.adapters.llm.logs import log_failure
+from channel_parser.adapters.llm.redact import redact
+from channel_parser.adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
+from channel_parser.domain.failures import FailureKind
 
 NOW = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 REQUEST = httpx2.Request("POST", "http://127.0.0.1:1/api/paas/v4/chat/completions")
@@ -78,7 +78,7 @@ def test_anything_else_is_transient_not_raised() -> None:
 def test_the_concurrency_log_line(caplog: pytest.LogCaptureFixture) -> None:
     exc = status_error(429, CONCURRENCY_BODY)
     failure = failure_from_sdk_error(exc, NOW, 60)
-    logger = logging.getLogger("adapters.llm.openai_compatible")
+    logger = logging.getLogger("channel_parser.adapters.llm.openai_compatible")
     with caplog.at_level(logging.WARNING):
         log_failure(logger, failure, "123456", "zai", sdk_error_text(exc))
     (record,) = caplog.records

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from adapters.telegram.export import ExportFormatError, parse_export
-from application.ports.storage import NewPost
+from channel_parser.adapters.telegram.export import ExportFormatError, parse_export
+from channel_parser.application.ports.storage import NewPost
 
 # JSON scalars, with the awkward ones Telegram exports never have but files may
 scalars = st.one_of(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.telegram.export import (
+from channel_parser.adapters.telegram.export import (
     NO_TEXT,
     NOT_A_CHANNEL,
     SERVICE,
@@ -16,9 +16,9 @@ from adapters.telegram.export import (
     parse_export,
     read_export,
 )
-from adapters.telegram.ids import mark_chat, parse_from_id
-from application.ports.storage import NewPost
-from application.use_cases.import_posts import SkippedPost
+from channel_parser.adapters.telegram.ids import mark_chat, parse_from_id
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.use_cases.import_posts import SkippedPost
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "exports"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.telegram.export import NO_TEXT, SERVICE, UNSUPPORTED, read_export
-from application.ports.storage import NewPost
-from application.use_cases.import_posts import ImportPosts, SkippedPost
-from application.use_cases.ingest import IngestPost
-from domain.message import MessageKey
+from channel_parser.adapters.telegram.export import NO_TEXT, SERVICE, UNSUPPORTED, read_export
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.use_cases.import_posts import ImportPosts, SkippedPost
+from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.domain.message import MessageKey
 from tests.fakes.clock import FakeClock
 from tests.fakes.storage import InMemoryMessageRepository
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from application.errors import StorageUnavailable
-from application.use_cases.listener_lease import ListenerLease, listener_lease_name
+from channel_parser.application.errors import StorageUnavailable
+from channel_parser.application.use_cases.listener_lease import ListenerLease, listener_lease_name
 from tests.fakes.clock import FakeClock
 from tests.fakes.storage import InMemoryServiceState
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import adapters.telegram.client as client_module
-import bootstrap.commands.login as login_module
-from adapters.telegram.client import make_client, protect_session, session_file
-from bootstrap.cli import app
+import channel_parser.adapters.telegram.client as client_module
+import channel_parser.bootstrap.commands.login as login_module
+from channel_parser.adapters.telegram.client import make_client, protect_session, session_file
+from channel_parser.bootstrap.cli import app
 
 
 def mode(path: Path) -> int:

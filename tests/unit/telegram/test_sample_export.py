@@ -9,9 +9,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from adapters.telegram.export import NO_TEXT, SERVICE, read_export
-from application.ports.storage import NewPost
-from bootstrap.demo import SAMPLE_EXPORT
+from channel_parser.adapters.telegram.export import NO_TEXT, SERVICE, read_export
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.bootstrap.demo import SAMPLE_EXPORT
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "make_sample_export.py"
 

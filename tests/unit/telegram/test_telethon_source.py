@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from telethon import errors, events, types
 
-from adapters.telegram.channels import parse_channel_ref
-from adapters.telegram.client import make_client
-from adapters.telegram.telethon_source import TelethonPostSource
-from application.errors import ConfigurationError, StorageUnavailable
-from application.ports.storage import NewPost
-from application.use_cases.ingest import IngestPost
-from domain.message import MessageKey
+from channel_parser.adapters.telegram.channels import parse_channel_ref
+from channel_parser.adapters.telegram.client import make_client
+from channel_parser.adapters.telegram.telethon_source import TelethonPostSource
+from channel_parser.application.errors import ConfigurationError, StorageUnavailable
+from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.domain.message import MessageKey
 from tests.fakes.clock import FakeClock
 from tests.fakes.storage import InMemoryChannelRegistry, InMemoryMessageRepository
 from tests.unit.telegram.fake_telethon import BARE, MARKED, T0, FakeClient, channel, post
