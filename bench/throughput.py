@@ -39,7 +39,6 @@ from pydantic import SecretStr
 from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.llm.prompting import load_prompt_spec
 from channel_parser.adapters.llm.providers import resolve_provider
-from channel_parser.adapters.llm.simulator import API_PATH
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.llm import ParseRequest
 from channel_parser.application.ports.storage import NewPost
@@ -47,6 +46,7 @@ from channel_parser.bootstrap.container import Container, resolve, shutdown
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.status import MessageStatus
+from channel_parser.simulator.server import API_PATH
 
 CHANNEL = -1003333333333
 BASELINE_POOL = 32

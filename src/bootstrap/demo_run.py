@@ -19,8 +19,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from channel_parser.adapters.llm.simulator import ZaiSimulator
-from channel_parser.adapters.llm.simulator_config import Latency, SimulatorConfig
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.adapters.notify.console import ConsoleNotifier
 from channel_parser.adapters.telegram.export import read_export
@@ -30,6 +28,8 @@ from channel_parser.bootstrap.container import Container, resolve, shutdown
 from channel_parser.bootstrap.demo import SAMPLE_EXPORT
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.domain.status import MessageStatus
+from channel_parser.simulator.config import Latency, SimulatorConfig
+from channel_parser.simulator.server import ZaiSimulator
 
 SCALE = 30  # SPEC.md's times divided by this
 TOP_UP_AFTER = 3.0  # seconds after the balance runs out, "the operator tops it up"

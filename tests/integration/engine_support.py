@@ -10,10 +10,10 @@ from typing import Any
 from dependency_injector import providers
 from pydantic import SecretStr
 
-from channel_parser.adapters.llm.simulator import ZaiSimulator
-from channel_parser.adapters.llm.simulator_config import SimulatorConfig
 from channel_parser.bootstrap.container import Container, shutdown
 from channel_parser.bootstrap.settings import Settings
+from channel_parser.simulator.config import SimulatorConfig
+from channel_parser.simulator.server import ZaiSimulator
 from tests.fakes.notify import RecordingNotifier
 
 KEY = "sk-engine-test-KEY-0123456789"

@@ -9,8 +9,8 @@ from typing import Any
 from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.llm.prompting import load_prompt_spec
 from channel_parser.adapters.llm.providers import resolve_provider
-from channel_parser.adapters.llm.simulator import ZaiSimulator
-from channel_parser.adapters.llm.simulator_config import SimulatorConfig
+from channel_parser.simulator.config import SimulatorConfig
+from channel_parser.simulator.server import ZaiSimulator
 
 KEY = "sk-zai-test-0123456789abcdefSECRET"
 

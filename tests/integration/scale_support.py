@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channel_parser.adapters.llm.simulator import API_PATH
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import open_storage
 from channel_parser.domain.status import MessageStatus
+from channel_parser.simulator.server import API_PATH
 from tests.integration.cli_support import CLI, free_port
 
 CHANNEL = -1003333333333

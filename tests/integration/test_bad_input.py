@@ -16,7 +16,6 @@ import jsonschema
 import pytest
 
 from channel_parser.adapters.llm.prompting import DEFAULT_SCHEMA_FILE
-from channel_parser.adapters.llm.simulator import ZaiSimulator
 from channel_parser.adapters.telegram.export import read_export
 from channel_parser.application.ports.storage import IngestOutcome, NewPost
 from channel_parser.application.use_cases.import_posts import ImportPosts
@@ -24,6 +23,7 @@ from channel_parser.bootstrap.container import Container, resolve
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.simulator.server import ZaiSimulator
 from tests.integration.cli_support import CLI
 from tests.integration.engine_support import service, settings_for, simulator
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
-from channel_parser.adapters.llm.simulator import ZaiSimulator
+from channel_parser.simulator.server import ZaiSimulator
 from tests.contracts.llm import LLMParserContract
 from tests.integration.llm_support import simulated
 

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from channel_parser.adapters.llm.prompting import check_output, load_prompt_spec
-from channel_parser.adapters.llm.simulator import ZaiSimulator
 from channel_parser.application.ports.llm import ParseRequest, ParseSuccess
 from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.simulator.server import ZaiSimulator
 from tests.integration.llm_support import KEY, simulated
 
 Q, C, R = FailureKind.QUOTA_EXHAUSTED, FailureKind.CONCURRENCY_LIMITED, FailureKind.RATE_LIMITED

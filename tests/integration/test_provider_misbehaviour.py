@@ -15,12 +15,12 @@ from typing import Any
 import attrs
 import pytest
 
-from channel_parser.adapters.llm.simulator import ZaiSimulator
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.bootstrap.container import Container, resolve
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.simulator.server import ZaiSimulator
 from tests.fakes.notify import RecordingNotifier
 from tests.integration.engine_support import service, settings_for, simulator
 

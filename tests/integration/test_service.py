@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from channel_parser.adapters.llm.simulator import API_PATH
+from channel_parser.simulator.server import API_PATH
 from tests.integration.cli_support import CLI, free_port
 
 

@@ -106,3 +106,9 @@ def test_every_package_folder_is_installed() -> None:
         for init in SRC.rglob("__init__.py")
     }
     assert listed == folders
+
+
+def test_the_simulator_is_not_an_adapter() -> None:
+    """The Z.AI stand-in implements no port: it lives in channel_parser.simulator."""
+    assert list((SRC / "adapters").rglob("*simulator*")) == []
+    assert (SRC / "simulator" / "server.py").is_file()

@@ -7,8 +7,8 @@ import contextlib
 
 import typer
 
-from channel_parser.adapters.llm.simulator_config import FaultSpec, Latency, SimulatorConfig
 from channel_parser.bootstrap.app import app, fail
+from channel_parser.simulator.config import FaultSpec, Latency, SimulatorConfig
 
 
 @app.command("simulate-zai")
@@ -84,7 +84,7 @@ def _split_trigger(value: str) -> tuple[str, str]:
 async def _serve(
     config: SimulatorConfig, queue: list[FaultSpec], triggers: list[tuple[str, FaultSpec]]
 ) -> None:
-    from channel_parser.adapters.llm.simulator import ZaiSimulator  # aiohttp: only when used
+    from channel_parser.simulator.server import ZaiSimulator  # aiohttp: only when used
 
     try:
         sim = ZaiSimulator(config)

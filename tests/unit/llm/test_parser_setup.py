@@ -8,9 +8,9 @@ import pytest
 
 from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.llm.prompting import load_prompt_spec
-from channel_parser.adapters.llm.simulator_config import FaultSpec, Latency, SimulatorConfig
 from channel_parser.application.errors import ConfigurationError
 from channel_parser.bootstrap.settings import load_settings
+from channel_parser.simulator.config import FaultSpec, Latency, SimulatorConfig
 
 
 def test_from_settings_uses_the_preset_no_sdk_retries_and_60_seconds() -> None:

@@ -17,8 +17,8 @@ from channel_parser.adapters.llm.prompting import (
     repair_message,
     user_message,
 )
-from channel_parser.adapters.llm.simulator_replies import parse_result
 from channel_parser.application.errors import ConfigurationError
+from channel_parser.simulator.replies import parse_result
 
 SPEC = load_prompt_spec(None, None)
 GOOD = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from channel_parser.adapters.llm.simulator_config import FaultSpec, SimulatorConfig, zai_status
-from channel_parser.adapters.llm.simulator_replies import post_text
-from channel_parser.adapters.llm.simulator_state import SimulatorState
+from channel_parser.simulator.config import FaultSpec, SimulatorConfig, zai_status
+from channel_parser.simulator.replies import post_text
+from channel_parser.simulator.state import SimulatorState
 
 
 def test_requests_per_minute_slide_with_the_window() -> None:

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from channel_parser.adapters.llm.simulator_app import build_app
-from channel_parser.adapters.llm.simulator_config import FaultSpec, SimulatorConfig
-from channel_parser.adapters.llm.simulator_replies import text_key
-from channel_parser.adapters.llm.simulator_state import SimulatorState, SimulatorStats
+from channel_parser.simulator.app import build_app
+from channel_parser.simulator.config import FaultSpec, SimulatorConfig
+from channel_parser.simulator.replies import text_key
+from channel_parser.simulator.state import SimulatorState, SimulatorStats
 
 API_PATH = "/api/paas/v4"
 

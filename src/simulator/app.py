@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from channel_parser.adapters.llm.simulator_config import ZAI_MESSAGES, Fault, FaultSpec, zai_status
-from channel_parser.adapters.llm.simulator_replies import (
+from channel_parser.simulator.config import ZAI_MESSAGES, Fault, FaultSpec, zai_status
+from channel_parser.simulator.replies import (
     NON_JSON_ANSWER,
     SCHEMA_BREAKING_ANSWER,
     completion,
@@ -21,7 +21,7 @@ from channel_parser.adapters.llm.simulator_replies import (
     text_key,
     zai_error,
 )
-from channel_parser.adapters.llm.simulator_state import SimulatorState
+from channel_parser.simulator.state import SimulatorState
 
 CHAT_PATHS = (
     "/chat/completions",

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from channel_parser.adapters.llm.simulator_config import FaultSpec, SimulatorConfig
+from channel_parser.simulator.config import FaultSpec, SimulatorConfig
 
 WINDOW_SECONDS = 60.0
 
