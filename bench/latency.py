@@ -30,7 +30,8 @@ from channel_parser.adapters.llm.prompting import load_prompt_spec
 from channel_parser.adapters.llm.providers import resolve_provider
 from channel_parser.application.ports.llm import ParseRequest
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.bootstrap.container import Container
+from channel_parser.bootstrap.runner import shutdown
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 
@@ -56,9 +57,9 @@ async def engine_latency(sim: Simulator, posts: int) -> list[float]:
         container = Container(settings=_settings(Path(tmp), sim.base_url, 30))
         container.notifier.override(providers.Object(QuietNotifier()))
         try:
-            ingest = await resolve(container.ingest)
-            messages = await resolve(container.messages)
-            engine = await resolve(container.engine)
+            ingest = await container.ingest.async_()
+            messages = await container.messages.async_()
+            engine = await container.engine.async_()
             worker = asyncio.create_task(engine.run())
             await asyncio.sleep(0.5)  # idle
             for i in range(posts):

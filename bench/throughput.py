@@ -39,10 +39,10 @@ from pydantic import SecretStr
 from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.llm.prompting import load_prompt_spec
 from channel_parser.adapters.llm.providers import resolve_provider
-from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.llm import ParseRequest
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.bootstrap.container import Container
+from channel_parser.bootstrap.runner import shutdown
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.status import MessageStatus
@@ -170,13 +170,14 @@ async def run_engine(
             fixed = ConcurrencyLimit(
                 limit=BASELINE_POOL, min_limit=BASELINE_POOL, max_limit=BASELINE_POOL
             )
-            container.limiter.override(providers.Object(AdaptiveLimiter(fixed, adaptive=False)))
+            container.limit.override(providers.Object(fixed))
+            container.adaptive.override(providers.Object(False))
         try:
-            ingest = await resolve(container.ingest)
+            ingest = await container.ingest.async_()
             for i in range(posts):  # distinct texts: no cache hits
                 await ingest(NewPost(CHANNEL, i, f"Пост {i}: объявление о работе номер {i}"))
-            messages = await resolve(container.messages)
-            engine = await resolve(container.engine)
+            messages = await container.messages.async_()
+            engine = await container.engine.async_()
             sim.admin("/admin/reset", {})
             started = time.monotonic()
             worker = asyncio.create_task(engine.run())
@@ -185,7 +186,7 @@ async def run_engine(
             elapsed = time.monotonic() - started
             engine.stop()
             await worker
-            limiter = await resolve(container.limiter)
+            limiter = await container.limiter.async_()
         finally:
             await shutdown(container)
     return _report(mode, posts, elapsed, sim.admin("/admin/stats"), ideal, limiter.limit.permits)

@@ -1,7 +1,8 @@
-"""The worker: claims due messages and parses them concurrently under the adaptive
-limiter; wakes at once on local posts, on a timer at the earliest retry_after, and
-at a short poll interval for posts stored by other processes; probes the quota
-while the gate is closed; recovers stuck messages; rides out storage outages."""
+"""The worker, which schedules: claims due messages and parses them concurrently under
+the adaptive limiter; wakes at once on local posts, on a timer at the earliest
+retry_after, and at a short poll interval for posts stored by other processes; probes
+the quota while the gate is closed; recovers stuck messages. Storage outages are
+StorageHealth's to report and back off from; the limiter learns and keeps the limit."""
 
 from __future__ import annotations
 
@@ -9,39 +10,27 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable
+from typing import TypeVar
 
-import attrs
-
-from channel_parser.application import notifications
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.llm import ParseOutcome
-from channel_parser.application.ports.metrics import Metrics
-from channel_parser.application.ports.storage import MessageRepository, ServiceState
+from channel_parser.application.ports.storage import MessageRepository
+from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.claim_message import ClaimMessage
-from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.application.use_cases.probe_quota import ProbeQuota, ProbeResult
-from channel_parser.application.use_cases.process_message import Processed, ProcessMessage
+from channel_parser.application.use_cases.process_message import ProcessMessage
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
-from channel_parser.domain.failures import LLMFailure, NotificationKind
+from channel_parser.domain.failures import LLMFailure
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage
 
 log = logging.getLogger(__name__)
 
-
-@attrs.define
-class EngineCounters:
-    claimed: int = 0
-    done: int = 0
-    retried: int = 0
-    failed: int = 0
-    from_cache: int = 0
-    lease_lost: int = 0
+T = TypeVar("T")
 
 
 class Engine:
@@ -52,32 +41,26 @@ class Engine:
         recover: RecoverStuck,
         probe: ProbeQuota,
         messages: MessageRepository,
-        state: ServiceState,
         limiter: AdaptiveLimiter,
-        notify: NotifyAdmins,
+        health: StorageHealth,
         clock: Clock,
-        metrics: Metrics,
         config: EngineConfig,
         owner: str,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self._claim = claim
         self._process = process
         self._recover = recover
         self._probe = probe
         self._messages = messages
-        self._state = state
         self._limiter = limiter
-        self._notify = notify
+        self._health = health
         self._clock = clock
-        self._metrics = metrics
         self._config = config
         self._owner = owner
-        self._wake = asyncio.Event()
+        self._wake = wakeup or asyncio.Event()  # set by IngestPost when a post is stored
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._storage_down_since: float | None = None
-        self._storage_delay = 0.5
-        self.counters = EngineCounters()
 
     @property
     def owner(self) -> str:
@@ -98,7 +81,6 @@ class Engine:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stop(), or (until_idle) until nothing is due and nothing in flight."""
-        self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
         stuck_checker = asyncio.create_task(self._check_stuck_periodically())
         try:
             await self._guard(self._recover())  # due retries and stuck messages, at start
@@ -122,9 +104,9 @@ class Engine:
                 claimed = await self._claim(f"{self._owner}/{next(claims)}")
             except StorageError as exc:
                 await self._limiter.release()
-                await self._storage_failed(exc)
+                await self._wait(await self._health.failed(exc))
                 continue
-            self._storage_ok()
+            self._health.ok()
             if claimed.message is None:
                 await self._limiter.release()
                 if until_idle and not self._tasks:
@@ -135,7 +117,6 @@ class Engine:
                     continue
                 await self._idle(claimed.gate, until_idle)
                 continue
-            self.counters.claimed += 1
             task = asyncio.create_task(self._handle(claimed.message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -193,7 +174,6 @@ class Engine:
     # -- one message ----------------------------------------------------------------
 
     async def _handle(self, message: IncomingMessage) -> None:
-        result: Processed | None = None
         released = False
         owner = message.lease_owner or self._owner  # the claim's own owner
 
@@ -201,14 +181,13 @@ class Engine:
             """The LLM answered: feed the limiter and free the permit before saving."""
             nonlocal released
             refused = isinstance(outcome, LLMFailure) and outcome.effect.concurrency_signal
-            if await self._limiter.record(refused=refused):
-                log.info("concurrency limit now %d", self._limiter.limit.permits)
-                await self._guard(self._state.set_learned_limit(self._limiter.limit.limit))
-            await self._limiter.release()
+            await self._limiter.call_ended(refused=refused)
             released = True
 
+        processed = False
         try:
-            result = await self._process(message, owner, call_ended)
+            await self._process(message, owner, call_ended)
+            processed = True
         except asyncio.CancelledError:
             await self._release(message, owner)
             raise
@@ -219,21 +198,8 @@ class Engine:
         finally:
             if not released:  # a cache hit, or an error before the call ended
                 await self._limiter.release()
-            self._metrics.set_concurrency(self._limiter.limit.limit, self._limiter.in_flight)
-            if result is not None:
-                self._count(result)
+            if processed:
                 self._wake.set()  # a retry may now be the earliest; the loop recomputes
-
-    def _count(self, result: Processed) -> None:
-        if not result.saved:
-            self.counters.lease_lost += 1
-        elif result.failure is None:
-            self.counters.done += 1
-            self.counters.from_cache += int(result.from_cache)
-        elif result.retry is not None:
-            self.counters.retried += 1
-        else:
-            self.counters.failed += 1
 
     async def _release(self, message: IncomingMessage, owner: str) -> None:
         """Shutdown: give an unfinished message back so that it is not held for a lease."""
@@ -273,36 +239,7 @@ class Engine:
             if recovered:
                 self.wake()
 
-    async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run a storage call whose failure must not stop the loop; None on failure."""
-        try:
-            result = await coro
-        except StorageError as exc:
-            await self._storage_failed(exc)
-            return None
-        self._storage_ok()
-        return result
-
-    async def _storage_failed(self, exc: StorageError) -> None:
-        if self._storage_down_since is None:
-            self._storage_down_since = self._clock.now().timestamp()
-            self._storage_delay = 0.5
-            log.error("storage unavailable: %s; retrying", exc)
-            self._metrics.set_storage_up(False)
-            now = self._clock.now()
-            detail = str(exc)
-            await self._notify(
-                NotificationKind.STORAGE_OUTAGE,
-                lambda: notifications.storage_outage(now, detail),
-            )
-        await self._wait(self._storage_delay)
-        self._storage_delay = min(
-            self._storage_delay * 2, self._config.storage_retry_max.total_seconds()
-        )
-
-    def _storage_ok(self) -> None:
-        if self._storage_down_since is not None:
-            down = self._clock.now().timestamp() - self._storage_down_since
-            log.warning("storage available again after %.1f s", down)
-            self._storage_down_since = None
-            self._metrics.set_storage_up(True)
+    async def _guard(self, call: Awaitable[T]) -> T | None:
+        """A storage call whose failure must not stop the loop: None on failure, after
+        the outage's backoff (cut short by a wake-up)."""
+        return await self._health.guard(call, wait=self._wait)

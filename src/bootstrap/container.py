@@ -1,61 +1,59 @@
-"""The composition root: every port bound to its adapter, every use case built."""
+"""The composition root: every object the commands and the service run, as a provider.
+
+Core (settings, clock, metrics, the engine's tunables), gateways (the store, the LLM,
+the admin notifier, the Telegram client: async resources opened on first use and closed
+by ``shutdown_resources``), then the use cases, the engine and the service's parts.
+Entry points receive built objects (``@inject`` with ``Provide[...]``, or
+``provider.async_()``); tests override the gateways, the clock and the metrics.
+Heavy drivers are imported inside the gateway functions, so that building the
+container imports none of them.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import inspect
+import asyncio
 import os
+import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
 from channel_parser.adapters.clock.system import SystemClock
-from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
-from channel_parser.adapters.notify.console import ConsoleNotifier
-from channel_parser.adapters.notify.telegram_bot import TelegramBotNotifier
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.engine import Engine
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.notify import AdminNotifier
-from channel_parser.application.ports.storage import (
-    ChannelRegistry,
-    MessageRepository,
-    ParseCache,
-    ServiceState,
-)
+from channel_parser.application.ports.storage import ServiceState
+from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.claim_message import ClaimMessage
 from channel_parser.application.use_cases.get_status import GetStatus
+from channel_parser.application.use_cases.import_posts import ImportPosts
 from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.application.use_cases.probe_quota import ProbeQuota
 from channel_parser.application.use_cases.process_message import ProcessMessage
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
 from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
 from channel_parser.application.use_cases.resume_parsing import ResumeParsing
-from channel_parser.bootstrap.app import run_async
-from channel_parser.bootstrap.logs import configure_logging
-from channel_parser.bootstrap.settings import Settings, load_settings
+from channel_parser.bootstrap.service import HealthCheck, Service
+from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
 from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.throttle import DEFAULT_INTERVALS, NotificationThrottle
 
-T = TypeVar("T")
-
-
-async def resolve(provider: providers.Provider[T]) -> T:
-    """The provider's object, awaited when it depends on an async resource."""
-    value = provider()
-    if inspect.isawaitable(value):
-        return cast(T, await value)
-    return value
+if TYPE_CHECKING:
+    from channel_parser.adapters.http.monitoring import MonitoringServer
+    from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+    from channel_parser.adapters.telegram.listener import TelegramListener
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -85,12 +83,17 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def _stores(settings: Settings) -> AsyncIterator[Stores]:
-    async with open_storage(settings) as stores:
-        yield stores
+# -- gateways: async resources -------------------------------------------------------
 
 
-async def _parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAICompatibleParser]:
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    async with open_storage(settings) as opened:
+        yield opened
+
+
+async def open_parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAICompatibleParser]:
+    from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+
     parser = OpenAICompatibleParser.from_settings(settings, now=clock.now)
     try:
         yield parser
@@ -98,7 +101,10 @@ async def _parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAICompa
         await parser.aclose()
 
 
-async def _notifier(settings: Settings, clock: Clock) -> AsyncIterator[AdminNotifier]:
+async def open_notifier(settings: Settings, clock: Clock) -> AsyncIterator[AdminNotifier]:
+    from channel_parser.adapters.notify.console import ConsoleNotifier
+    from channel_parser.adapters.notify.telegram_bot import TelegramBotNotifier
+
     if settings.admin_bot_token is None or not settings.admin_chat_ids:
         yield ConsoleNotifier()
         return
@@ -114,101 +120,166 @@ async def _notifier(settings: Settings, clock: Clock) -> AsyncIterator[AdminNoti
         await bot.aclose()
 
 
-async def _limiter(settings: Settings, state: ServiceState) -> AdaptiveLimiter:
+async def starting_limit(settings: Settings, state: ServiceState) -> ConcurrencyLimit:
+    """Where the limit starts: the one learned before (by any process), else the setting."""
     learned = await state.learned_limit()
-    start = learned if learned is not None else float(settings.concurrency_start)
-    return AdaptiveLimiter(
-        ConcurrencyLimit(
-            limit=start, min_limit=settings.concurrency_min, max_limit=settings.concurrency_max
-        )
+    return ConcurrencyLimit(
+        limit=learned if learned is not None else float(settings.concurrency_start),
+        min_limit=settings.concurrency_min,
+        max_limit=settings.concurrency_max,
     )
 
 
-def _messages(stores: Stores) -> MessageRepository:
-    return stores.messages
+def make_telegram_client(settings: Settings) -> Any:
+    """The Telethon client on the session `login` made (not connected). A missing session
+    file or missing credentials are refused here, at start, with one line."""
+    from channel_parser.adapters.telegram.client import open_client
+
+    api_hash = settings.telegram_api_hash
+    return open_client(
+        settings.telegram_session,
+        settings.telegram_api_id,
+        api_hash.get_secret_value() if api_hash is not None else None,
+    )
 
 
-def _cache(stores: Stores) -> ParseCache:
-    return stores.cache
+def make_post_source(
+    settings: Settings,
+    client: Any,
+    ingest: IngestPost,
+    stores: Stores,
+    notifier: AdminNotifier,
+    clock: Clock,
+) -> Any:
+    from channel_parser.adapters.telegram.telethon_source import TelethonPostSource
+
+    return TelethonPostSource(  # a bad TELEGRAM_CHANNELS entry is refused here, at start
+        client,
+        settings.telegram_channels,
+        ingest,
+        stores.messages,
+        stores.channels,
+        notifier,
+        clock,
+        backfill_seconds=settings.backfill_seconds,
+    )
 
 
-def _channels(stores: Stores) -> ChannelRegistry:
-    return stores.channels
+def make_telegram_listener(client: Any, source: Any, settings: Settings) -> TelegramListener:
+    from channel_parser.adapters.telegram.listener import TelegramListener
+
+    return TelegramListener(client, source, settings.telegram_session)
 
 
-def _state(stores: Stores) -> ServiceState:
-    return stores.state
+def listening(settings: Settings) -> str:
+    """``live`` when Telegram is configured (the `run --no-listener` flag overrides it)."""
+    configured = (
+        settings.telegram_api_id and settings.telegram_api_hash and settings.telegram_channels
+    )
+    return "live" if configured else "off"
+
+
+def make_monitoring(
+    settings: Settings, metrics: PrometheusMetrics, health: HealthCheck
+) -> MonitoringServer | None:
+    from channel_parser.adapters.http.monitoring import MonitoringServer
+
+    if not settings.metrics_port:
+        return None
+    return MonitoringServer(
+        settings.metrics_host, settings.metrics_port, health=health, metrics=metrics.render
+    )
 
 
 class Container(containers.DeclarativeContainer):
-    """Core (settings, clock, metrics), gateways (store, LLM, notifier), services."""
-
+    # -- core -------------------------------------------------------------------------
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(PrometheusMetrics)
     owner = providers.Singleton(worker_id)
     config = providers.Singleton(engine_config, settings)
+    jitter = providers.Object(random.random)  # backoff jitter's random numbers
+    wakeup = providers.Singleton(asyncio.Event)  # a stored post wakes the local worker
 
-    stores = providers.Resource(_stores, settings)
-    messages = providers.Callable(_messages, stores)
-    cache = providers.Callable(_cache, stores)
-    channels = providers.Callable(_channels, stores)
-    state = providers.Callable(_state, stores)
-    parser = providers.Resource(_parser, settings, clock)
-    notifier = providers.Resource(_notifier, settings, clock)
+    # -- gateways ---------------------------------------------------------------------
+    stores = providers.Resource(open_stores, settings)
+    messages = stores.provided.messages
+    cache = stores.provided.cache
+    channels = stores.provided.channels
+    state = stores.provided.state
+    parser = providers.Resource(open_parser, settings, clock)
+    notifier = providers.Resource(open_notifier, settings, clock)
 
+    # -- use cases --------------------------------------------------------------------
     notify = providers.Singleton(
         NotifyAdmins, state, notifier, config.provided.throttle, clock, metrics
+    )
+    health = providers.Singleton(
+        StorageHealth, notify, clock, metrics, config.provided.storage_retry_max
     )
     resume = providers.Singleton(ResumeParsing, messages, state, notify, clock, metrics)
     requeue = providers.Singleton(RequeueMessages, messages, clock)
     reset = providers.Singleton(ResetMessage, messages, clock)
     status = providers.Singleton(GetStatus, messages, channels, state, clock)
-    limiter = providers.Resource(_limiter, settings, state)
+    ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set)
+    import_posts = providers.Singleton(ImportPosts, ingest)
+    claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
+    process = providers.Singleton(
+        ProcessMessage,
+        messages,
+        cache,
+        parser,
+        state,
+        notify,
+        clock,
+        metrics,
+        health,
+        config,
+        jitter_source=jitter,
+    )
+    recover = providers.Singleton(RecoverStuck, messages, clock)
+    probe = providers.Singleton(ProbeQuota, parser, state, notify, resume, clock, config, owner)
+
+    # -- the engine -------------------------------------------------------------------
+    limit = providers.Singleton(starting_limit, settings, state)
+    adaptive = providers.Object(True)  # False: a fixed pool of `limit` (the benchmark's baseline)
+    limiter = providers.Singleton(AdaptiveLimiter, limit, state, metrics, adaptive=adaptive)
     engine = providers.Singleton(
         Engine,
-        claim=providers.Singleton(ClaimMessage, messages, channels, state, clock, config),
-        process=providers.Singleton(
-            ProcessMessage, messages, cache, parser, state, notify, clock, metrics, config
-        ),
-        recover=providers.Singleton(RecoverStuck, messages, clock),
-        probe=providers.Singleton(ProbeQuota, parser, state, notify, resume, clock, config, owner),
+        claim=claim,
+        process=process,
+        recover=recover,
+        probe=probe,
         messages=messages,
-        state=state,
         limiter=limiter,
-        notify=notify,
+        health=health,
         clock=clock,
-        metrics=metrics,
         config=config,
         owner=owner,
+        wakeup=wakeup,
     )
-    ingest = providers.Singleton(IngestPost, messages, clock, engine.provided.wake)
 
-
-async def shutdown(container: Container) -> None:
-    """Close every resource the container opened (none opened: nothing to await)."""
-    closing = container.shutdown_resources()
-    if inspect.isawaitable(closing):
-        await closing
-
-
-def run_with_container(use: Callable[[Container], Awaitable[T]]) -> T:
-    """Load the settings, build the container, run *use* and close every resource.
-    Bad settings and an unreachable store end in one line (see bootstrap.app)."""
-
-    async def main() -> T:
-        settings = load_settings()
-        configure_logging(settings)
-        container = Container(settings=settings)
-        try:
-            result = await use(container)
-        except BaseException:
-            # Report the first error (a bad LLM_SCHEMA_FILE, say), not one that closing
-            # half-built resources raises after it (e.g. "the SQLite database is not open").
-            with contextlib.suppress(Exception):
-                await shutdown(container)
-            raise
-        await shutdown(container)
-        return result
-
-    return run_async(main())
+    # -- the service: Telegram in, monitoring, the engine -----------------------------
+    telegram_client = providers.Singleton(make_telegram_client, settings)
+    post_source = providers.Singleton(
+        make_post_source, settings, telegram_client, ingest, stores, notifier, clock
+    )
+    listener_lease = providers.Singleton(
+        ListenerLease, state, clock, account=settings.provided.telegram_session.stem, owner=owner
+    )
+    listener = providers.Selector(
+        providers.Callable(listening, settings),
+        live=providers.Singleton(make_telegram_listener, telegram_client, post_source, settings),
+        off=providers.Object(None),
+    )
+    health_check = providers.Singleton(HealthCheck, health, engine)
+    monitoring = providers.Singleton(make_monitoring, settings, metrics, health_check)
+    service = providers.Singleton(
+        Service,
+        engine=engine,
+        messages=messages,
+        metrics=metrics,
+        monitoring=monitoring,
+        listener=listener,
+        lease=listener_lease,
+    )

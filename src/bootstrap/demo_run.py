@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 from dependency_injector import providers
+from dependency_injector.wiring import Provide, inject
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,10 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.adapters.notify.console import ConsoleNotifier
 from channel_parser.adapters.telegram.export import read_export
-from channel_parser.application.ports.storage import MessageStats
-from channel_parser.application.use_cases.import_posts import ImportPosts, ImportSummary
-from channel_parser.bootstrap.container import Container, resolve, shutdown
+from channel_parser.application.engine import Engine
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.ports.storage import MessageRepository, MessageStats, ServiceState
+from channel_parser.application.use_cases.import_posts import ExportItem, ImportPosts, ImportSummary
+from channel_parser.bootstrap.container import Container
 from channel_parser.bootstrap.demo import SAMPLE_EXPORT
+from channel_parser.bootstrap.runner import run_in
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.domain.status import MessageStatus
 from channel_parser.simulator.config import Latency, SimulatorConfig
@@ -90,43 +94,56 @@ async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT
         metrics = PrometheusMetrics()
         container.metrics.override(providers.Object(metrics))
         container.notifier.override(providers.Object(ConsoleNotifier(console)))
-        try:
-            console.print(
-                f"[bold]channel-parser demo[/bold]: {posts} posts from {export.name}, "
-                f"SQLite in {workdir}, a Z.AI simulator at {sim.base_url} "
-                f"(hidden concurrency limit 4, balance {sim.config.balance} calls)."
-            )
-            console.print(f"Times are SPEC.md's divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n")
-            imported = await ImportPosts(await resolve(container.ingest))(contents.items)
-            engine = await resolve(container.engine)
-            worker = asyncio.create_task(engine.run())
-            await _watch(console, container, lambda: sim.top_up(posts), imported.stored)
-            engine.stop()
-            await worker
-            stats = await (await resolve(container.messages)).stats()
-            limiter = await resolve(container.limiter)
-            seen = sim.stats()
-        finally:
-            await shutdown(container)
+        console.print(
+            f"[bold]channel-parser demo[/bold]: {posts} posts from {export.name}, "
+            f"SQLite in {workdir}, a Z.AI simulator at {sim.base_url} "
+            f"(hidden concurrency limit 4, balance {sim.config.balance} calls)."
+        )
+        console.print(f"Times are SPEC.md's divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n")
+        imported, stats, learned = await run_in(
+            container, _import_and_parse, console, contents.items, lambda: sim.top_up(posts)
+        )
+        seen = sim.stats()
     return DemoResult(
         imported=imported,
         stats=stats,
         refusals=dict(seen.rejections),
         peak_in_flight=seen.peak_in_flight,
-        learned_limit=limiter.limit.permits,
+        learned_limit=learned,
         notifications_sent=_count(metrics, "sent"),
         notifications_suppressed=_count(metrics, "suppressed"),
         seconds=time.monotonic() - started,
     )
 
 
+@inject
+async def _import_and_parse(
+    console: Console,
+    items: list[ExportItem],
+    top_up: Callable[[], object],
+    import_posts: ImportPosts = Provide["import_posts"],
+    engine: Engine = Provide["engine"],
+    messages: MessageRepository = Provide["messages"],
+    state: ServiceState = Provide["state"],
+    limiter: AdaptiveLimiter = Provide["limiter"],
+) -> tuple[ImportSummary, MessageStats, int]:
+    imported = await import_posts(items)
+    worker = asyncio.create_task(engine.run())
+    await _watch(console, messages, state, limiter, top_up, imported.stored)
+    engine.stop()
+    await worker
+    return imported, await messages.stats(), limiter.limit.permits
+
+
 async def _watch(
-    console: Console, container: Container, top_up: Callable[[], object], total: int
+    console: Console,
+    messages: MessageRepository,
+    state: ServiceState,
+    limiter: AdaptiveLimiter,
+    top_up: Callable[[], object],
+    total: int,
 ) -> None:
     """Show progress until nothing waits; top the balance up when it runs out."""
-    messages = await resolve(container.messages)
-    state = await resolve(container.state)
-    limiter = await resolve(container.limiter)
     topped_up_at: float | None = None
     empty_since: float | None = None
     columns = (

@@ -10,11 +10,16 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from channel_parser.application.engine import Engine
-from channel_parser.application.errors import ConfigurationError, StorageError
+from channel_parser.application.errors import StorageError
+from channel_parser.application.ports.storage import MessageRepository
+from channel_parser.application.storage_health import StorageHealth
+from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.bootstrap.app import ServiceStopped
 
 if TYPE_CHECKING:
-    from channel_parser.bootstrap.container import Container
+    from channel_parser.adapters.http.monitoring import MonitoringServer
+    from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
+    from channel_parser.adapters.telegram.listener import TelegramListener
 
 log = logging.getLogger(__name__)
 METRICS_REFRESH_SECONDS = 15.0
@@ -42,19 +47,60 @@ async def run_until_signal(engine: Engine, *, until_idle: bool = False) -> None:
             loop.remove_signal_handler(sig)
 
 
-async def run_service(container: Container, *, listen: bool = True) -> None:
-    from channel_parser.adapters.http.monitoring import MonitoringServer
-    from channel_parser.bootstrap.container import resolve
+class HealthCheck:
+    """What /healthz answers: whether the store answers, and what this process runs."""
 
-    settings = container.settings()
-    engine = await resolve(container.engine)
-    metrics = container.metrics()
-    messages = await resolve(container.messages)
-    background: list[asyncio.Task[Any]] = []
-    failures: list[str] = []
-    server = None
+    def __init__(self, health: StorageHealth, engine: Engine) -> None:
+        self._health = health
+        self._engine = engine
 
-    def supervise(coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def __call__(self) -> tuple[bool, dict[str, Any]]:
+        return self._health.up, {"in_flight": self._engine.in_flight, "owner": self._engine.owner}
+
+
+class Service:
+    """`run`: the engine until a signal, with monitoring, a metrics refresh and (when this
+    process holds the account's lease) the Telegram listener beside it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        messages: MessageRepository,
+        metrics: PrometheusMetrics,
+        monitoring: MonitoringServer | None,
+        listener: TelegramListener | None,
+        lease: ListenerLease,
+    ) -> None:
+        self.engine = engine
+        self._messages = messages
+        self._metrics = metrics
+        self._monitoring = monitoring
+        self._listener = listener
+        self._lease = lease
+        self._background: list[asyncio.Task[Any]] = []
+        self._failures: list[str] = []
+
+    async def run(self) -> None:
+        try:
+            if self._monitoring is not None:
+                await self._monitoring.start()
+                log.info("monitoring on %s", self._monitoring.url)
+            self._supervise(self._refresh_metrics(), "the metrics refresh")
+            if self._listener is not None:
+                self._supervise(self._lease.hold(self._listener.listen), "the Telegram listener")
+            else:
+                log.info("no Telegram listener in this process: working as a worker only")
+            await run_until_signal(self.engine)
+        finally:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            if self._monitoring is not None:
+                await self._monitoring.stop()
+        if self._failures:
+            raise ServiceStopped("; ".join(self._failures))
+
+    def _supervise(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """A background task that ends with an error stops the service (a supervisor
         restarts it) instead of failing unseen."""
 
@@ -63,110 +109,15 @@ async def run_service(container: Container, *, listen: bool = True) -> None:
                 return
             error = task.exception()
             log.error("%s stopped: %s", name, error, exc_info=error)
-            failures.append(f"{name} stopped: {error}")
-            engine.stop()
+            self._failures.append(f"{name} stopped: {error}")
+            self.engine.stop()
 
         task = asyncio.create_task(coro)
         task.add_done_callback(ended)
-        background.append(task)
+        self._background.append(task)
 
-    async def refresh_metrics() -> None:
+    async def _refresh_metrics(self) -> None:
         while True:
             with contextlib.suppress(StorageError):
-                stats = await messages.stats()
-                metrics.set_messages({str(s): n for s, n in stats.by_status.items()})
+                self._metrics.set_messages((await self._messages.stats()).by_status)
             await asyncio.sleep(METRICS_REFRESH_SECONDS)
-
-    try:
-        if settings.metrics_port:
-            server = MonitoringServer(
-                settings.metrics_host,
-                settings.metrics_port,
-                health=lambda: (
-                    metrics.storage_is_up,
-                    {"in_flight": engine.in_flight, "owner": engine.owner},
-                ),
-                metrics=metrics.render,
-            )
-            await server.start()
-            log.info("monitoring on http://%s:%d/metrics", settings.metrics_host, server.port)
-        supervise(refresh_metrics(), "the metrics refresh")
-        if listen and _telegram_configured(settings):
-            supervise(await _listener(container), "the Telegram listener")
-        else:
-            log.info("no Telegram listener in this process: working as a worker only")
-        await run_until_signal(engine)
-    finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        if server is not None:
-            await server.stop()
-    if failures:
-        raise ServiceStopped("; ".join(failures))
-
-
-def _telegram_configured(settings: Any) -> bool:
-    return bool(
-        settings.telegram_api_id and settings.telegram_api_hash and settings.telegram_channels
-    )
-
-
-async def _listener(container: Container) -> Coroutine[Any, Any, None]:
-    """Return the listener: it waits for the account's lease and only then connects, so
-    that one process at a time uses the session (Telegram refuses it from two places at
-    once; even a short check from a second process would). A missing session file is
-    refused here, at start; a session that is not logged in when the listener connects."""
-    from channel_parser.adapters.telegram.client import make_client, session_file
-    from channel_parser.adapters.telegram.telethon_source import TelethonPostSource
-    from channel_parser.application.use_cases.listener_lease import ListenerLease
-    from channel_parser.bootstrap.container import resolve
-
-    settings = container.settings()
-    api_id, api_hash = settings.telegram_api_id, settings.telegram_api_hash
-    if api_id is None or api_hash is None:
-        raise ConfigurationError("TELEGRAM_API_ID and TELEGRAM_API_HASH are needed to listen")
-    client = make_client(settings.telegram_session, api_id, api_hash.get_secret_value())
-    source = TelethonPostSource(  # a bad TELEGRAM_CHANNELS entry is refused here, at start
-        client,
-        settings.telegram_channels,
-        await resolve(container.ingest),
-        await resolve(container.messages),
-        await resolve(container.channels),
-        await resolve(container.notifier),
-        container.clock(),
-        backfill_seconds=settings.backfill_seconds,
-    )
-    session = session_file(settings.telegram_session)
-    if not session.exists():
-        raise ConfigurationError(
-            f"TELEGRAM_SESSION {session}: no such session; run `channel-parser login` first"
-        )
-
-    async def listen() -> None:
-        await client.connect()
-        try:
-            if not await client.is_user_authorized():
-                raise ConfigurationError(
-                    f"TELEGRAM_SESSION {session}: not logged in; run `channel-parser login`"
-                )
-            running = asyncio.ensure_future(source.run())
-            lost = asyncio.ensure_future(client.disconnected)
-            await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
-            if running.done():
-                running.result()
-                return
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-            raise ConnectionError("the connection to Telegram was lost and not restored")
-        finally:
-            await client.disconnect()
-
-    lease = ListenerLease(
-        await resolve(container.state),
-        container.clock(),
-        account=settings.telegram_session.stem,
-        owner=container.owner(),
-    )
-    return lease.hold(listen)

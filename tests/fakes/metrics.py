@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+
+from channel_parser.domain.failures import FailureKind, NotificationKind
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.status import MessageStatus
 
 
 class RecordingMetrics:
@@ -17,24 +22,24 @@ class RecordingMetrics:
         self.storage_up = True
         self.by_status: dict[str, int] = {}
 
-    def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
-        self.calls[(outcome, code)] += 1
+    def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
+        self.calls[("success" if failure is None else str(failure), code)] += 1
 
-    def message_finished(self, status: str, *, from_cache: bool = False) -> None:
+    def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
         self.finished[status] += 1
         self.cache_hits += int(from_cache)
 
-    def notification(self, kind: str, *, sent: bool) -> None:
+    def notification(self, kind: NotificationKind, *, sent: bool) -> None:
         self.notifications[(kind, sent)] += 1
 
     def set_concurrency(self, limit: float, in_flight: int) -> None:
         self.limit, self.in_flight = limit, in_flight
 
-    def set_gate(self, state: str) -> None:
+    def set_gate(self, state: GateState) -> None:
         self.gate = state
 
     def set_storage_up(self, up: bool) -> None:
         self.storage_up = up
 
-    def set_messages(self, by_status: dict[str, int]) -> None:
-        self.by_status = dict(by_status)
+    def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
+        self.by_status = {str(status): n for status, n in by_status.items()}

@@ -10,7 +10,8 @@ from typing import Any
 from dependency_injector import providers
 from pydantic import SecretStr
 
-from channel_parser.bootstrap.container import Container, shutdown
+from channel_parser.bootstrap.container import Container
+from channel_parser.bootstrap.runner import shutdown
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.simulator.config import SimulatorConfig
 from channel_parser.simulator.server import ZaiSimulator

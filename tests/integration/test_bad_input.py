@@ -19,7 +19,7 @@ from channel_parser.adapters.llm.prompting import DEFAULT_SCHEMA_FILE
 from channel_parser.adapters.telegram.export import read_export
 from channel_parser.application.ports.storage import IngestOutcome, NewPost
 from channel_parser.application.use_cases.import_posts import ImportPosts
-from channel_parser.bootstrap.container import Container, resolve
+from channel_parser.bootstrap.container import Container
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
@@ -32,11 +32,11 @@ SCHEMA = json.loads(DEFAULT_SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 async def parse_all(c: Container) -> None:
-    await asyncio.wait_for((await resolve(c.engine)).run(until_idle=True), 30)
+    await asyncio.wait_for((await c.engine.async_()).run(until_idle=True), 30)
 
 
 async def stored(c: Container, message_id: int) -> IncomingMessage:
-    message = await (await resolve(c.messages)).get(MessageKey(CHANNEL, message_id))
+    message = await (await c.messages.async_()).get(MessageKey(CHANNEL, message_id))
     assert message is not None
     return message
 
@@ -49,11 +49,11 @@ def seen(sim: ZaiSimulator, *texts: str) -> dict[str, int]:
 async def test_blank_posts_are_not_stored_and_never_reach_the_llm(tmp_path: Path) -> None:
     blanks = ["", "   ", "\n\t\r\n", "\u00a0\u3000", "\u200b\u200d\ufeff", " \u200f "]
     async with simulator() as sim, service(settings_for(sim.base_url, tmp_path / "s.sqlite3")) as c:
-        ingest = await resolve(c.ingest)
+        ingest = await c.ingest.async_()
         outcomes = [await ingest(NewPost(CHANNEL, i, t)) for i, t in enumerate(blanks, 1)]
         await ingest(NewPost(CHANNEL, 100, "Единственный настоящий пост"))
         await parse_all(c)
-        stats = await (await resolve(c.messages)).stats()
+        stats = await (await c.messages.async_()).stats()
     assert outcomes == [IngestOutcome.SKIPPED] * len(blanks)
     assert sum(stats.by_status.values()) == 1
     assert stats.by_status[MessageStatus.DONE] == 1
@@ -72,7 +72,7 @@ async def test_a_100_kb_post_is_cut_to_llm_max_post_chars(
         simulator() as sim,
         service(settings_for(sim.base_url, tmp_path / "s.sqlite3", **extra)) as c,
     ):
-        await (await resolve(c.ingest))(NewPost(CHANNEL, 1, post))
+        await (await c.ingest.async_())(NewPost(CHANNEL, 1, post))
         await parse_all(c)
         message = await stored(c, 1)
     assert message.status is MessageStatus.DONE
@@ -93,7 +93,7 @@ ODD = {
 
 async def test_odd_unicode_goes_through_store_and_llm_unchanged(tmp_path: Path) -> None:
     async with simulator() as sim, service(settings_for(sim.base_url, tmp_path / "s.sqlite3")) as c:
-        ingest = await resolve(c.ingest)
+        ingest = await c.ingest.async_()
         for i, text in enumerate(ODD.values(), 1):
             await ingest(NewPost(CHANNEL, i, text))
         await parse_all(c)
@@ -117,7 +117,7 @@ async def test_lone_surrogates_in_an_export_are_imported_stored_and_parsed(
     )
     items = read_export(export).items
     async with simulator() as sim, service(settings_for(sim.base_url, tmp_path / "s.sqlite3")) as c:
-        summary = await ImportPosts(await resolve(c.ingest))(items)
+        summary = await ImportPosts(await c.ingest.async_())(items)
         await parse_all(c)
         messages = [await stored(c, i) for i in (1, 2)]
     assert summary.stored == 2
@@ -140,10 +140,10 @@ async def test_a_post_instructing_the_model_is_parsed_as_data_and_changes_nothin
         settings = settings_for(sim.base_url, tmp_path / "s.sqlite3")
         before = settings.model_dump()
         async with service(settings) as c:
-            parser = await resolve(c.parser)
+            parser = await c.parser.async_()
             model, fingerprint = parser.model, parser.fingerprint
-            await (await resolve(c.ingest))(NewPost(CHANNEL, 1, INJECTION))
-            await (await resolve(c.ingest))(NewPost(CHANNEL, 2, "Second: " + INJECTION))
+            await (await c.ingest.async_())(NewPost(CHANNEL, 1, INJECTION))
+            await (await c.ingest.async_())(NewPost(CHANNEL, 2, "Second: " + INJECTION))
             # the first post is answered normally; on the second the model "obeys": its
             # answers break the schema, twice
             sim.trigger("Second: ", "schema_break")

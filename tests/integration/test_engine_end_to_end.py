@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.bootstrap.container import resolve
 from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.message import MessageKey
@@ -39,12 +38,12 @@ async def test_a_concurrency_error_puts_the_message_in_retry_and_logs_it(
     async with simulator() as sim:
         sim.script("1302")
         async with service(settings_for(sim.base_url, **store_args), notifier) as c:  # type: ignore[arg-type]
-            ingest = await resolve(c.ingest)
+            ingest = await c.ingest.async_()
             await ingest(NewPost(CHANNEL, 123456, "Ищем backend-разработчика"))
-            engine = await resolve(c.engine)
+            engine = await c.engine.async_()
             before = datetime.now(UTC)
             await asyncio.wait_for(engine.run(until_idle=True), 30)
-            message = await (await resolve(c.messages)).get(MessageKey(CHANNEL, 123456))
+            message = await (await c.messages.async_()).get(MessageKey(CHANNEL, 123456))
     assert message is not None
     assert message.status is MessageStatus.RETRY
     assert message.retry_count == 1
@@ -68,8 +67,8 @@ async def test_a_due_retry_is_processed_after_a_restart(store_args: dict[str, ob
     async with simulator() as sim:
         settings = settings_for(sim.base_url, **store_args)  # type: ignore[arg-type]
         async with service(settings) as first:
-            messages = await resolve(first.messages)
-            await (await resolve(first.ingest))(NewPost(CHANNEL, 7, "Продам гараж"))
+            messages = await first.messages.async_()
+            await (await first.ingest.async_())(NewPost(CHANNEL, 7, "Продам гараж"))
             long_ago = datetime.now(UTC) - timedelta(hours=1)
             claimed = await messages.claim_next("old-worker", long_ago, timedelta(minutes=1))
             assert claimed is not None
@@ -84,9 +83,9 @@ async def test_a_due_retry_is_processed_after_a_restart(store_args: dict[str, ob
         assert stored.status is MessageStatus.RETRY and stored.retry_after < datetime.now(UTC)
 
         async with service(settings) as restarted:  # the restart
-            engine = await resolve(restarted.engine)
+            engine = await restarted.engine.async_()
             await asyncio.wait_for(engine.run(until_idle=True), 30)
-            message = await (await resolve(restarted.messages)).get(MessageKey(CHANNEL, 7))
+            message = await (await restarted.messages.async_()).get(MessageKey(CHANNEL, 7))
     assert message is not None
     assert message.status is MessageStatus.DONE
     assert message.result is not None and "summary" in message.result
@@ -100,25 +99,25 @@ async def test_an_empty_balance_stops_parsing_and_a_top_up_resumes_it(
     async with simulator(balance=3, latency={"ms": 20}) as sim:
         settings = settings_for(sim.base_url, **store_args)  # type: ignore[arg-type]
         async with service(settings, notifier) as c:
-            ingest = await resolve(c.ingest)
+            ingest = await c.ingest.async_()
             for i in range(10):
                 await ingest(NewPost(CHANNEL, i, f"Пост номер {i}: новости дня"))
-            engine = await resolve(c.engine)
+            engine = await c.engine.async_()
             worker = asyncio.create_task(engine.run())
-            state = await resolve(c.state)
+            state = await c.state.async_()
             for _ in range(100):
                 await asyncio.sleep(0.1)
                 if not (await state.quota_gate()).is_open:
                     break
             assert not (await state.quota_gate()).is_open
-            stats = await (await resolve(c.messages)).stats()
+            stats = await (await c.messages.async_()).stats()
             # the calls already in flight when the balance ran out may still have been served
             assert 3 <= stats.by_status[MessageStatus.DONE] < 10
             assert stats.errors_by_kind.get("quota_exhausted", 0) >= 1
             sim.top_up(100)
             for _ in range(100):
                 await asyncio.sleep(0.1)
-                stats = await (await resolve(c.messages)).stats()
+                stats = await (await c.messages.async_()).stats()
                 if stats.by_status[MessageStatus.DONE] == 10:
                     break
             engine.stop()

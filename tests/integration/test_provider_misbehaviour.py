@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.bootstrap.container import Container, resolve
+from channel_parser.bootstrap.container import Container
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
@@ -94,10 +94,10 @@ class Running:
     worker: asyncio.Task[None]
 
     async def post(self, message_id: int, text: str) -> None:
-        await (await resolve(self.c.ingest))(NewPost(CHANNEL, message_id, text))
+        await (await self.c.ingest.async_())(NewPost(CHANNEL, message_id, text))
 
     async def message(self, message_id: int) -> IncomingMessage:
-        found = await (await resolve(self.c.messages)).get(MessageKey(CHANNEL, message_id))
+        found = await (await self.c.messages.async_()).get(MessageKey(CHANNEL, message_id))
         assert found is not None
         return found
 
@@ -123,7 +123,7 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Running]:
     async with simulator(hang_seconds=30) as sim:
         settings = settings_for(sim.base_url, tmp_path / "store.sqlite3", **values)
         async with service(settings, notifier) as c:
-            engine = await resolve(c.engine)
+            engine = await c.engine.async_()
             worker = asyncio.create_task(engine.run())
             try:
                 yield Running(sim, c, notifier, worker)
@@ -150,12 +150,12 @@ async def test_each_provider_failure_ends_as_promised_and_the_engine_goes_on(
         assert [text.split("\n")[0] for text in notices] == ([case.notice] if case.notice else [])
 
         if case.kind is M:  # stops claiming until `resume`
-            gate = await (await resolve(r.c.state)).quota_gate()
+            gate = await (await r.c.state.async_()).quota_gate()
             assert not gate.is_open
             await r.post(2, NORMAL)
             await asyncio.sleep(0.5)
             assert (await r.message(2)).status is MessageStatus.PENDING
-            await (await resolve(r.c.resume))()
+            await (await r.c.resume.async_())()
         else:
             await r.post(2, NORMAL)
         normal = await r.settled(2, DONE)
@@ -207,7 +207,7 @@ async def test_a_bad_key_on_every_call_closes_the_gate_with_one_notification(
         r.sim.trigger("ключ", "1002")
         for i in range(1, 6):
             await r.post(i, f"Пост {i}: ключ не подходит")
-        state = await resolve(r.c.state)
+        state = await r.c.state.async_()
 
         async def gate_closed() -> bool:
             return not (await state.quota_gate()).is_open
@@ -217,7 +217,7 @@ async def test_a_bad_key_on_every_call_closes_the_gate_with_one_notification(
         assert len(r.notifier.starting_with(MISCONFIGURED)) == 1
         assert len(r.notifier.sent) == 1
         r.sim.clear_faults()
-        await (await resolve(r.c.resume))()
+        await (await r.c.resume.async_())()
         for i in range(1, 6):
             await r.settled(i, DONE)
     assert 1 <= calls(r.c, "misconfigured", "1002") <= 4  # only the calls already in flight

@@ -29,7 +29,6 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.bootstrap.container import resolve
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.domain.message import MessageKey
 from tests.fakes.notify import RecordingNotifier
@@ -117,7 +116,7 @@ async def test_the_service_run_shows_no_secret_anywhere(tmp_path: Path) -> None:
     async with simulator() as sim, bot_api() as (bot, bot_base):
         echo_triggers(sim)
         async with service(settings_for(sim.base_url, db)) as c:  # the posts, in order
-            ingest = await resolve(c.ingest)
+            ingest = await c.ingest.async_()
             for i, text in enumerate(POSTS, start=1):
                 await ingest(NewPost(CHANNEL, i, text))
         port = free_port()
@@ -230,13 +229,13 @@ async def test_in_process_logs_failures_and_stored_errors_hold_no_key(
             concurrency_start=1,
         )
         async with service(settings, notifier) as c:
-            ingest = await resolve(c.ingest)
+            ingest = await c.ingest.async_()
             for i, text in enumerate(POSTS, start=1):
                 await ingest(NewPost(CHANNEL, i, text))
-            await asyncio.wait_for((await resolve(c.engine)).run(until_idle=True), 30)
-            messages = await resolve(c.messages)
+            await asyncio.wait_for((await c.engine.async_()).run(until_idle=True), 30)
+            messages = await c.messages.async_()
             stored = [await messages.get(MessageKey(CHANNEL, i)) for i in range(1, 5)]
-            report = await (await resolve(c.status))()
+            report = await (await c.status.async_())()
             rendered = c.metrics().render().decode()
     errors = [m.last_error for m in stored if m is not None and m.last_error is not None]
     assert {e.code for e in errors} >= {"500", "1002"}

@@ -13,12 +13,16 @@ from pydantic import SecretStr
 import channel_parser.adapters.telegram.client as client_module
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.bootstrap.app import ServiceStopped
-from channel_parser.bootstrap.container import resolve
-from channel_parser.bootstrap.service import run_service
+from channel_parser.bootstrap.container import Container
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 from tests.integration.engine_support import service, settings_for, simulator
 from tests.unit.telegram.fake_telethon import BARE, MARKED, FakeClient, channel, post
+
+
+async def run_service(container: Container) -> None:
+    """What `run` does: the service as the container builds it, until stopped."""
+    await (await container.service.async_()).run()
 
 
 class ConnectingClient(FakeClient):
@@ -81,9 +85,9 @@ async def test_only_the_lease_holder_connects_and_the_post_is_parsed(
     async with simulator() as sim:
         settings = telegram_settings(sim.base_url, tmp_path)
         async with service(settings) as first, service(settings) as second:
-            messages = await resolve(first.messages)
+            messages = await first.messages.async_()
             # A channel with posts stored is backfilled from its highest id.
-            await (await resolve(first.ingest))(NewPost(MARKED, 0, "старый пост"))
+            await (await first.ingest.async_())(NewPost(MARKED, 0, "старый пост"))
             one = asyncio.create_task(run_service(first))
             for _ in range(100):
                 await asyncio.sleep(0.05)
@@ -95,8 +99,8 @@ async def test_only_the_lease_holder_connects_and_the_post_is_parsed(
             await asyncio.sleep(1.0)  # the second process waits for the lease, unconnected
             assert ConnectingClient.most_at_once == 1
             assert [c.connections for c in clients] == [1, 0]
-            (await resolve(first.engine)).stop()
-            (await resolve(second.engine)).stop()
+            (await first.engine.async_()).stop()
+            (await second.engine.async_()).stop()
             await asyncio.wait_for(asyncio.gather(one, two), 30)
     assert ConnectingClient.connected_now == 0
 
@@ -113,7 +117,7 @@ async def test_a_lost_telegram_connection_stops_the_service(
             await asyncio.sleep(0.05)
             if clients and clients[0].connections == 2:
                 break
-        ingest = await resolve(container.ingest)
+        ingest = await container.ingest.async_()
         await ingest(NewPost(MARKED, 2, "ещё пост"))
         clients[0].disconnected.set_result(None)  # Telethon gave up reconnecting
         with pytest.raises(ServiceStopped, match="the Telegram listener stopped"):

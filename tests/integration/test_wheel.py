@@ -52,6 +52,7 @@ def test_a_fresh_environment_with_the_wheel_runs(wheel: Path, tmp_path: Path) ->
             "--quiet",
             "--no-deps",
             "--no-warn-script-location",
+            "--ignore-installed",  # never touch this environment's own (editable) install
             "--prefix",
             str(env_dir),
             str(wheel),

@@ -37,6 +37,10 @@ class MonitoringServer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}/metrics"
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()

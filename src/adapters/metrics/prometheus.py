@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST as CONTENT_TYPE,
 )
@@ -13,10 +15,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
+from channel_parser.domain.failures import FailureKind, NotificationKind
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.status import MessageStatus
 
-GATE_STATES = ("open", "quota_exhausted", "misconfigured")
-STATUSES = ("pending", "processing", "retry", "done", "error")
+__all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
 
 
 class PrometheusMetrics:
@@ -66,38 +69,38 @@ class PrometheusMetrics:
             "Messages waiting to be parsed (pending + retry)",
             registry=r,
         )
-        self.set_gate("open")
-        self.storage_is_up = True
+        self.set_gate(GateState.OPEN)
         self.storage_up.set(1)
 
-    def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
+    def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
+        outcome = "success" if failure is None else failure.value
         self.llm_calls.labels(outcome, code or "").inc()
         self.llm_latency.observe(seconds)
 
-    def message_finished(self, status: str, *, from_cache: bool = False) -> None:
-        self.finished.labels(status).inc()
+    def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
+        self.finished.labels(status.value).inc()
         if from_cache:
             self.cache_hits.inc()
 
-    def notification(self, kind: str, *, sent: bool) -> None:
-        self.notifications.labels(kind, "sent" if sent else "suppressed").inc()
+    def notification(self, kind: NotificationKind, *, sent: bool) -> None:
+        self.notifications.labels(kind.value, "sent" if sent else "suppressed").inc()
 
     def set_concurrency(self, limit: float, in_flight: int) -> None:
         self.limit.set(limit)
         self.in_flight.set(in_flight)
 
-    def set_gate(self, state: str) -> None:
-        for name in GATE_STATES:
-            self.gate.labels(name).set(1 if name == state else 0)
+    def set_gate(self, state: GateState) -> None:
+        for each in GateState:
+            self.gate.labels(each.value).set(1 if each is state else 0)
 
     def set_storage_up(self, up: bool) -> None:
-        self.storage_is_up = up
         self.storage_up.set(1 if up else 0)
 
-    def set_messages(self, by_status: dict[str, int]) -> None:
-        for status in STATUSES:
-            self.messages.labels(status).set(by_status.get(status, 0))
-        self.backlog.set(by_status.get("pending", 0) + by_status.get("retry", 0))
+    def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
+        for status in MessageStatus:
+            self.messages.labels(status.value).set(by_status.get(status, 0))
+        waiting = (status for status in MessageStatus if status.waiting)
+        self.backlog.set(sum(by_status.get(status, 0) for status in waiting))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from telethon import TelegramClient
 
+from channel_parser.application.errors import ConfigurationError
+
 
 def session_file(session: Path) -> Path:
     """The file Telethon uses for *session* (it appends ``.session`` when missing)."""
@@ -24,7 +26,21 @@ def protect_session(session: Path) -> Path:
 
 
 def make_client(session: Path, api_id: int, api_hash: str) -> TelegramClient:
-    """A client on *session* (not connected yet). Telethon's own catch-up is left off:
-    TelethonPostSource backfills from the store instead, without its long-gap losses."""
+    """A client on *session* (not connected yet), the file made owner-only first. Telethon's
+    own catch-up is left off: TelethonPostSource backfills from the store instead,
+    without its long-gap losses."""
     path = protect_session(session)
     return TelegramClient(str(path), api_id, api_hash, catch_up=False)
+
+
+def open_client(session: Path, api_id: int | None, api_hash: str | None) -> TelegramClient:
+    """The client for `run`, on the session `login` made: a missing session file is
+    refused (and none is created: a typo in TELEGRAM_SESSION leaves nothing behind)."""
+    if api_id is None or api_hash is None:
+        raise ConfigurationError("TELEGRAM_API_ID and TELEGRAM_API_HASH are needed to listen")
+    if not session_file(session).exists():
+        raise ConfigurationError(
+            f"TELEGRAM_SESSION {session_file(session)}: no such session; "
+            "run `channel-parser login` first"
+        )
+    return make_client(session, api_id, api_hash)

@@ -1,27 +1,32 @@
-"""What the engine reports for monitoring (Prometheus in production)."""
+"""What the engine reports for monitoring (Prometheus in production), in the domain's terms."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
+
+from channel_parser.domain.failures import FailureKind, NotificationKind
+from channel_parser.domain.gate import GateState
+from channel_parser.domain.status import MessageStatus
 
 
 class Metrics(Protocol):
-    def llm_call(self, outcome: str, code: str | None, seconds: float) -> None:
-        """One LLM call ended: outcome is "success" or a failure kind."""
+    def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
+        """One LLM call ended: *failure* is None when it succeeded, else its kind."""
         ...
 
-    def message_finished(self, status: str, *, from_cache: bool = False) -> None:
+    def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
         """A message left PROCESSING for *status* (done, retry, error)."""
         ...
 
-    def notification(self, kind: str, *, sent: bool) -> None: ...
+    def notification(self, kind: NotificationKind, *, sent: bool) -> None: ...
 
     def set_concurrency(self, limit: float, in_flight: int) -> None: ...
 
-    def set_gate(self, state: str) -> None: ...
+    def set_gate(self, state: GateState) -> None: ...
 
     def set_storage_up(self, up: bool) -> None: ...
 
-    def set_messages(self, by_status: dict[str, int]) -> None:
+    def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
         """How many stored messages are in each status (the backlog is pending + retry)."""
         ...

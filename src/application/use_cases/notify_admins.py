@@ -46,7 +46,7 @@ class NotifyAdmins:
             decision = self._throttle.decide(kind, now, self._local_slots.get(kind))
             self._local_slots[kind] = decision.slot
             taken, suppressed = decision.send, decision.suppressed_before
-        self._metrics.notification(str(kind), sent=taken)
+        self._metrics.notification(kind, sent=taken)
         if not taken:
             log.debug("notification %s suppressed by the throttle", kind)
             return False

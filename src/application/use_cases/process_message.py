@@ -20,6 +20,7 @@ from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.llm import LLMParser, ParseOutcome, ParseRequest, ParseSuccess
 from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import MessageRepository, ParseCache, ServiceState
+from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.domain.failures import GateAction, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState
@@ -48,6 +49,7 @@ class ProcessMessage:
         notify: NotifyAdmins,
         clock: Clock,
         metrics: Metrics,
+        health: StorageHealth,
         config: EngineConfig,
         jitter_source: Callable[[], float] = random.random,
     ) -> None:
@@ -58,6 +60,7 @@ class ProcessMessage:
         self._notify = notify
         self._clock = clock
         self._metrics = metrics
+        self._health = health
         self._config = config
         self._jitter_source = jitter_source
 
@@ -74,7 +77,7 @@ class ProcessMessage:
         if cached is not None:
             message.succeed(owner, cached, self._clock.now(), from_cache=True)
             saved = await self._save(message, owner)
-            self._metrics.message_finished(str(MessageStatus.DONE), from_cache=True)
+            self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
         outcome = await self._call_llm(message, owner)
@@ -85,13 +88,13 @@ class ProcessMessage:
             message.succeed(owner, outcome.data, now)
             saved = await self._save(message, owner)
             await self._remember(fingerprint, outcome.data)
-            self._metrics.message_finished(str(MessageStatus.DONE))
+            self._metrics.message_finished(MessageStatus.DONE)
             return Processed(MessageStatus.DONE, saved=saved)
 
         u = self._jitter_source() if self._config.backoff.jitter else None
         retry = message.apply_failure(owner, outcome, self._config.backoff, now, u)
         saved = await self._save(message, owner)
-        self._metrics.message_finished(str(message.status))
+        self._metrics.message_finished(message.status)
         log.info(
             "message %s: %s (code %s) -> %s%s",
             message.key,
@@ -115,9 +118,9 @@ class ProcessMessage:
                 await renewing
         seconds = (self._clock.now() - started).total_seconds()
         if isinstance(outcome, ParseSuccess):
-            self._metrics.llm_call("success", None, seconds)
+            self._metrics.llm_call(None, None, seconds)
         else:
-            self._metrics.llm_call(str(outcome.kind), outcome.code, seconds)
+            self._metrics.llm_call(outcome.kind, outcome.code, seconds)
         return outcome
 
     async def _renew_lease(self, message: IncomingMessage, owner: str) -> None:
@@ -135,21 +138,12 @@ class ProcessMessage:
     async def _save(self, message: IncomingMessage, owner: str) -> bool:
         """Save, riding out a short storage outage; re-raises when it lasts too long
         (the message is then found again when its lease expires)."""
-        delay, waited = 0.5, 0.0
-        limit = self._config.storage_retry_max.total_seconds()
-        while True:
-            try:
-                saved = await self._messages.save(message, owner)
-            except StorageError:
-                if waited >= limit:
-                    raise
-                await self._clock.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 8.0)
-                continue
-            if not saved:
-                log.warning("message %s: lease lost; the outcome was not saved", message.key)
-            return saved
+        saved = await self._health.retry(
+            lambda: self._messages.save(message, owner), self._config.storage_retry_max
+        )
+        if not saved:
+            log.warning("message %s: lease lost; the outcome was not saved", message.key)
+        return saved
 
     async def _cached(self, fingerprint: str) -> dict[str, Any] | None:
         """The cached result; a miss when the store fails (the cache is an optimisation,
@@ -177,7 +171,7 @@ class ProcessMessage:
             closed = gate.close(failure, now, self._config.quota_probe_interval)
             if closed != gate:
                 await self._state.set_quota_gate(closed)
-                self._metrics.set_gate(str(closed.state))
+                self._metrics.set_gate(closed.state)
 
         if effect.notify is NotificationKind.QUOTA_EXHAUSTED:
             await self._notify(effect.notify, lambda: notifications.quota_exhausted(now))

@@ -45,7 +45,7 @@ class ResumeParsing:
     async def __call__(self) -> Resumed:
         gate = await self._state.quota_gate()
         await self._state.set_quota_gate(gate.reopen())
-        self._metrics.set_gate(str(GateState.OPEN))
+        self._metrics.set_gate(GateState.OPEN)
         now = self._clock.now()
         requeued = await self._messages.requeue(now, kinds=GATE_FAILURES)
         stats = await self._messages.stats()

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from dependency_injector.wiring import Provide, inject
 
-from channel_parser.bootstrap.app import app, fail, run_async
+from channel_parser.bootstrap.app import app, fail
 
 # The heavy imports happen inside the command, so that --help is quick.
 if TYPE_CHECKING:
     from rich.console import Console
 
     from channel_parser.adapters.telegram.export import ExportContents
-    from channel_parser.application.use_cases.import_posts import ImportSummary
+    from channel_parser.application.use_cases.import_posts import ImportPosts, ImportSummary
 
 
 @app.command("import")
@@ -45,35 +46,31 @@ def import_export(
         fail(str(exc))
     except OSError as exc:
         fail(f"{path}: {exc.strerror or exc}")
-    summary = run_async(_store(contents))
+    from channel_parser.bootstrap.runner import run_command
+
+    summary = run_command(_store, contents)
     _report(Console(), contents, summary)
 
 
-async def _store(contents: ExportContents) -> ImportSummary:
+@inject
+async def _store(
+    contents: ExportContents, import_posts: ImportPosts = Provide["import_posts"]
+) -> ImportSummary:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from channel_parser.adapters.clock.system import SystemClock
-    from channel_parser.application.use_cases.import_posts import ImportPosts
-    from channel_parser.application.use_cases.ingest import IngestPost
-    from channel_parser.bootstrap.settings import load_settings
-    from channel_parser.bootstrap.storage import open_storage
-
-    settings = load_settings()
-    async with open_storage(settings) as stores:
-        use_case = ImportPosts(IngestPost(stores.messages, SystemClock()))
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("import", total=len(contents.items))
-            return await use_case(
-                contents.items, progress=lambda done, _total: bar.update(task, completed=done)
-            )
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=len(contents.items))
+        return await import_posts(
+            contents.items, progress=lambda done, _total: bar.update(task, completed=done)
+        )
 
 
 def _report(console: Console, contents: ExportContents, summary: ImportSummary) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import typer
+from dependency_injector.wiring import Provide, inject
 
 from channel_parser.bootstrap.app import app, fail
 from channel_parser.domain.failures import FailureKind
@@ -14,15 +15,46 @@ from channel_parser.domain.status import MessageStatus
 
 # The heavy imports (drivers, SDKs) happen inside the commands, so that --help is quick.
 if TYPE_CHECKING:
-    from channel_parser.application.use_cases.get_status import StatusReport
-    from channel_parser.application.use_cases.resume_parsing import Resumed
-    from channel_parser.bootstrap.container import Container
+    from channel_parser.application.engine import Engine
+    from channel_parser.application.use_cases.get_status import GetStatus, StatusReport
+    from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
+    from channel_parser.application.use_cases.resume_parsing import Resumed, ResumeParsing
 
 
-async def _status(container: Container) -> StatusReport:
-    from channel_parser.bootstrap.container import resolve
+@inject
+async def _status(status: GetStatus = Provide["status"]) -> StatusReport:
+    return await status()
 
-    return await (await resolve(container.status))()
+
+@inject
+async def _process(
+    until_idle: bool,
+    engine: Engine = Provide["engine"],
+    status: GetStatus = Provide["status"],
+) -> StatusReport:
+    from channel_parser.bootstrap.service import run_until_signal
+
+    await run_until_signal(engine, until_idle=until_idle)
+    return await status()
+
+
+@inject
+async def _requeue(
+    statuses: list[MessageStatus],
+    kinds: list[FailureKind],
+    requeue: RequeueMessages = Provide["requeue"],
+) -> int:
+    return await requeue(statuses, kinds)
+
+
+@inject
+async def _reset(key: MessageKey, reset: ResetMessage = Provide["reset"]) -> bool:
+    return await reset(key)
+
+
+@inject
+async def _resume(resume: ResumeParsing = Provide["resume"]) -> Resumed:
+    return await resume()
 
 
 @app.command()
@@ -37,26 +69,21 @@ def process(
     (retries not yet due, the quota gate) and exit 0. SIGINT/SIGTERM stop it
     gracefully either way.
     """
-    from channel_parser.bootstrap.container import resolve, run_with_container
     from channel_parser.bootstrap.render import print_status
-    from channel_parser.bootstrap.service import run_until_signal
+    from channel_parser.bootstrap.runner import run_command
 
-    async def use(container: Container) -> StatusReport:
-        engine = await resolve(container.engine)
-        await run_until_signal(engine, until_idle=until_idle)
-        return await _status(container)
-
-    print_status(run_with_container(use), title="Left waiting" if until_idle else "Status")
+    report = run_command(_process, until_idle)
+    print_status(report, title="Left waiting" if until_idle else "Status")
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Counts per status, SPEC.md's retry histogram, the quota gate, the learned
     concurrency limit, the earliest retry and channel availability."""
-    from channel_parser.bootstrap.container import run_with_container
     from channel_parser.bootstrap.render import print_status, status_as_dict
+    from channel_parser.bootstrap.runner import run_command
 
-    report = run_with_container(_status)
+    report = run_command(_status)
     if as_json:
         typer.echo(json.dumps(status_as_dict(report), ensure_ascii=False, indent=2))
     else:
@@ -77,12 +104,9 @@ def requeue(
         fail("say what to requeue: --status STATUS and/or --kind KIND")
     if MessageStatus.PROCESSING in status_:
         fail("messages being processed cannot be requeued; stuck ones are recovered by themselves")
-    from channel_parser.bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.runner import run_command
 
-    async def use(container: Container) -> int:
-        return await (await resolve(container.requeue))(status_, kind)
-
-    typer.echo(f"requeued {run_with_container(use)} message(s)")
+    typer.echo(f"requeued {run_command(_requeue, status_, kind)} message(s)")
 
 
 @app.command()
@@ -97,12 +121,9 @@ def reset(
         channel, message_id = (int(part) for part in message.split("/"))
     except ValueError:
         fail(f"expected CHANNEL_ID/MESSAGE_ID, got {message!r}")
-    from channel_parser.bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.runner import run_command
 
-    async def use(container: Container) -> bool:
-        return await (await resolve(container.reset))(MessageKey(channel, message_id))
-
-    if not run_with_container(use):
+    if not run_command(_reset, MessageKey(channel, message_id)):
         fail(f"no message {message} that can be reset (unknown, or being processed)", code=1)
     typer.echo(f"reset {message}: pending")
 
@@ -110,12 +131,9 @@ def reset(
 @app.command()
 def resume() -> None:
     """Reopen the quota gate by hand and requeue the messages it stopped."""
-    from channel_parser.bootstrap.container import resolve, run_with_container
+    from channel_parser.bootstrap.runner import run_command
 
-    async def use(container: Container) -> Resumed:
-        return await (await resolve(container.resume))()
-
-    resumed = run_with_container(use)
+    resumed = run_command(_resume)
     typer.echo(
         f"gate open (was {resumed.was}); requeued {resumed.requeued}; {resumed.backlog} waiting"
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from dependency_injector.wiring import Provide, inject
 
 from channel_parser.bootstrap.app import app
 
 if TYPE_CHECKING:
-    from channel_parser.bootstrap.container import Container
+    from channel_parser.bootstrap.service import Service
 
 
 @app.command()
@@ -23,10 +24,13 @@ def run(
     worker, retry on the backoff timer, probe the quota, recover stuck messages, and
     serve /healthz and /metrics on METRICS_HOST:METRICS_PORT (loopback by default).
     Without TELEGRAM_API_ID/TELEGRAM_API_HASH/TELEGRAM_CHANNELS it is a worker only."""
-    from channel_parser.bootstrap.container import run_with_container
-    from channel_parser.bootstrap.service import run_service
+    from dependency_injector import providers
 
-    async def use(container: Container) -> None:
-        await run_service(container, listen=not no_listener)
+    from channel_parser.bootstrap.runner import run_command
 
-    run_with_container(use)
+    run_command(_run, overrides={"listener": providers.Object(None)} if no_listener else None)
+
+
+@inject
+async def _run(service: Service = Provide["service"]) -> None:
+    await service.run()

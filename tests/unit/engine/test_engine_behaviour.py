@@ -70,7 +70,7 @@ async def test_until_idle_returns_when_nothing_is_due() -> None:
     stats = await world.messages.stats()
     assert stats.by_status[MessageStatus.DONE] == 10
     assert stats.by_status[MessageStatus.RETRY] == 1
-    assert world.engine.counters.done == 10
+    assert world.metrics.finished["done"] == 10
 
 
 async def test_a_message_held_by_a_dead_worker_is_recovered_by_the_stuck_check() -> None:

@@ -7,18 +7,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import attrs
+from dependency_injector import providers
 
 from channel_parser.application.config import EngineConfig
-from channel_parser.application.engine import Engine
-from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.storage import NewPost
-from channel_parser.application.use_cases.claim_message import ClaimMessage
-from channel_parser.application.use_cases.ingest import IngestPost
-from channel_parser.application.use_cases.notify_admins import NotifyAdmins
-from channel_parser.application.use_cases.probe_quota import ProbeQuota
-from channel_parser.application.use_cases.process_message import ProcessMessage
-from channel_parser.application.use_cases.recover_stuck import RecoverStuck
-from channel_parser.application.use_cases.resume_parsing import ResumeParsing
+from channel_parser.bootstrap.container import Container
+from channel_parser.bootstrap.settings import Settings
+from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from tests.fakes.clock import FakeClock
@@ -48,6 +43,9 @@ class Shared:
 
 
 class World:
+    """One process of the service as production wires it (the real Container), with the
+    store, clock, LLM, notifier and metrics overridden by fakes."""
+
     def __init__(
         self,
         shared: Shared | None = None,
@@ -63,37 +61,28 @@ class World:
         self.parser = parser or FakeParser()
         self.metrics = RecordingMetrics()
         self.config = config or EngineConfig()
-        self.notify = NotifyAdmins(s.state, s.notifier, self.config.throttle, s.clock, self.metrics)
-        self.resume = ResumeParsing(s.messages, s.state, self.notify, s.clock, self.metrics)
-        self.process = ProcessMessage(
-            s.messages,
-            s.cache,
-            self.parser,
-            s.state,
-            self.notify,
-            s.clock,
-            self.metrics,
-            self.config,
-            jitter_source=lambda: 0.5,
-        )
-        self.limiter = AdaptiveLimiter(limit or ConcurrencyLimit(limit=4, max_limit=32))
-        self.engine = Engine(
-            claim=ClaimMessage(s.messages, s.channels, s.state, s.clock, self.config),
-            process=self.process,
-            recover=RecoverStuck(s.messages, s.clock),
-            probe=ProbeQuota(
-                self.parser, s.state, self.notify, self.resume, s.clock, self.config, owner
-            ),
-            messages=s.messages,
-            state=s.state,
-            limiter=self.limiter,
-            notify=self.notify,
-            clock=s.clock,
-            metrics=self.metrics,
-            config=self.config,
-            owner=owner,
-        )
-        self.ingest = IngestPost(s.messages, s.clock, on_stored=self.engine.wake)
+        # Defaults only: no environment or .env file is read (the unit folder does no I/O).
+        self.container = Container(settings=Settings.model_construct())
+        stores = Stores(s.messages, s.cache, s.channels, s.state, "memory")
+        for name, value in {
+            "stores": stores,
+            "clock": s.clock,
+            "parser": self.parser,
+            "notifier": s.notifier,
+            "metrics": self.metrics,
+            "config": self.config,
+            "owner": owner,
+            "jitter": lambda: 0.5,
+            "limit": limit or ConcurrencyLimit(limit=4, max_limit=32),
+        }.items():
+            getattr(self.container, name).override(providers.Object(value))
+        c = self.container
+        self.engine = c.engine()
+        self.limiter = c.limiter()
+        self.notify = c.notify()
+        self.resume = c.resume()
+        self.process = c.process()
+        self.ingest = c.ingest()
         self._task: asyncio.Task[None] | None = None
 
     async def post(self, message_id: int, text: str | None = None, channel: int = CHANNEL) -> None:
