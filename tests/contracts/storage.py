@@ -22,6 +22,7 @@ from channel_parser.domain.failures import FailureKind, LLMFailure, Notification
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import NotificationThrottle, ThrottleDecision, ThrottleSlot
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(seconds=180)
@@ -29,6 +30,7 @@ POLICY = BackoffPolicy()
 CONCURRENCY = LLMFailure(FailureKind.CONCURRENCY_LIMITED, "1302", "High concurrency usage")
 QUOTA = LLMFailure(FailureKind.QUOTA_EXHAUSTED, "insufficient_quota", "no balance")
 REJECTED = LLMFailure(FailureKind.REJECTED, "400", "refused")
+THROTTLE = NotificationThrottle()
 
 
 def at(seconds: float) -> datetime:
@@ -374,26 +376,41 @@ class StorageContract:
     async def test_notification_slot_throttles_and_counts_suppressed(self, stores: Stores) -> None:
         state = stores.state
         kind = NotificationKind.RATE_LIMITED
-        five = timedelta(minutes=5)
-        assert await state.take_notification_slot(kind, T0, T0 - five) == SlotTaken(True, 0)
+
+        async def take(kind: NotificationKind, seconds: float) -> SlotTaken:
+            now = at(seconds)
+            return await state.take_notification_slot(kind, now, THROTTLE.decider(kind, now))
+
+        assert await take(kind, 0) == SlotTaken(True, 0)
         for s in (10, 100, 299):
-            assert await state.take_notification_slot(kind, at(s), at(s) - five) == SlotTaken(
-                False, 0
-            )
+            assert await take(kind, s) == SlotTaken(False, 0)
         # another kind has its own slot
-        quota = NotificationKind.QUOTA_EXHAUSTED
-        assert await state.take_notification_slot(quota, at(10), at(10) - five) == SlotTaken(
-            True, 0
+        assert await take(NotificationKind.QUOTA_EXHAUSTED, 10) == SlotTaken(True, 0)
+        assert await take(kind, 300) == SlotTaken(True, 3)
+        assert await take(kind, 301) == SlotTaken(False, 0)
+        assert await take(kind, 700) == SlotTaken(True, 1)
+
+    async def test_notification_slot_follows_the_decision_it_is_given(self, stores: Stores) -> None:
+        """The rule is the throttle's, passed in: the store keeps no interval of its own."""
+        state = stores.state
+        kind = NotificationKind.MISCONFIGURED  # 15 minutes by default
+        every_10s = NotificationThrottle(intervals={kind: timedelta(seconds=10)})
+        assert (await state.take_notification_slot(kind, T0, every_10s.decider(kind, T0))).taken
+        assert not (
+            await state.take_notification_slot(kind, at(9), every_10s.decider(kind, at(9)))
+        ).taken
+        taken = await state.take_notification_slot(kind, at(10), every_10s.decider(kind, at(10)))
+        assert taken == SlotTaken(True, 1)
+
+        def never(slot: ThrottleSlot) -> ThrottleDecision:
+            return ThrottleDecision(False, 0, ThrottleSlot(slot.last_sent_at, slot.suppressed + 1))
+
+        for s in (3600, 3601):
+            assert await state.take_notification_slot(kind, at(s), never) == SlotTaken(False, 0)
+        taken = await state.take_notification_slot(
+            kind, at(3602), every_10s.decider(kind, at(3602))
         )
-        assert await state.take_notification_slot(kind, at(300), at(300) - five) == SlotTaken(
-            True, 3
-        )
-        assert await state.take_notification_slot(kind, at(301), at(301) - five) == SlotTaken(
-            False, 0
-        )
-        assert await state.take_notification_slot(kind, at(700), at(700) - five) == SlotTaken(
-            True, 1
-        )
+        assert taken == SlotTaken(True, 2)
 
     async def test_learned_limit(self, stores: Stores) -> None:
         assert await stores.state.learned_limit() is None

@@ -20,6 +20,7 @@ from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 
 class InMemoryMessageRepository:
@@ -192,7 +193,7 @@ class InMemoryChannelRegistry:
 class InMemoryServiceState:
     def __init__(self) -> None:
         self.gate = QuotaGate()
-        self.slots: dict[NotificationKind, tuple[datetime, int]] = {}
+        self.slots: dict[NotificationKind, ThrottleSlot] = {}
         self.limit: float | None = None
         self.leases: dict[str, tuple[str, datetime]] = {}
 
@@ -203,15 +204,11 @@ class InMemoryServiceState:
         self.gate = gate
 
     async def take_notification_slot(
-        self, kind: NotificationKind, now: datetime, sent_before: datetime
+        self, kind: NotificationKind, now: datetime, decide: Decide
     ) -> SlotTaken:
-        last = self.slots.get(kind)
-        if last is None or last[0] <= sent_before:
-            suppressed = last[1] if last else 0
-            self.slots[kind] = (now, 0)
-            return SlotTaken(True, suppressed)
-        self.slots[kind] = (last[0], last[1] + 1)
-        return SlotTaken(False, 0)
+        decision = decide(self.slots.get(kind, ThrottleSlot()))
+        self.slots[kind] = decision.slot
+        return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
     async def learned_limit(self) -> float | None:
         return self.limit
