@@ -111,6 +111,15 @@ class StorageContract:
         await in_retry(stores.messages, 1, 10, T0)
         assert await stores.messages.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
 
+    async def test_an_edit_of_a_failed_message_is_taken(self, stores: Stores) -> None:
+        """A message in ERROR waits for a requeue, which should parse the edited text."""
+        repo = stores.messages
+        await in_state(repo, 1, 10, T0, REJECTED)
+        assert await repo.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
+        got = await repo.get(MessageKey(1, 10))
+        assert got is not None and (got.text, got.updated_at) == ("edited", at(1))
+        assert got.status is MessageStatus.ERROR and got.last_error is not None
+
     async def test_no_edit_while_processing_or_after_done(self, stores: Stores) -> None:
         repo = stores.messages
         await claimed(repo, 1, 10, T0)
@@ -149,6 +158,29 @@ class StorageContract:
         assert msg.retry_after == at(30)
         assert await repo.claim_next("w2", at(29), LEASE) is None
         got = await repo.claim_next("w2", at(30), LEASE)
+        assert got is not None and got.key == msg.key and got.retry_count == 1
+
+    async def test_pending_is_due_whatever_retry_after_is_left(self, stores: Stores) -> None:
+        """An operator who sets a message back to pending by hand may leave retry_after."""
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        msg.release("w1", at(1))
+        msg.retry_after = at(3600)
+        assert msg.status is MessageStatus.PENDING
+        assert await repo.save(msg, "w1")
+        got = await repo.claim_next("w2", at(2), LEASE)
+        assert got is not None and got.key == msg.key and got.lease_owner == "w2"
+
+    async def test_a_retry_without_retry_after_is_due(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await in_retry(repo, 1, 10, T0)
+        again = await repo.claim_next("w1", at(30), LEASE)
+        assert again is not None
+        again.release("w1", at(31))
+        again.retry_after = None
+        assert (again.status, again.retry_count) == (MessageStatus.RETRY, 1)
+        assert await repo.save(again, "w1")
+        got = await repo.claim_next("w2", at(32), LEASE)
         assert got is not None and got.key == msg.key and got.retry_count == 1
 
     async def test_excluded_channels_are_not_claimed(self, stores: Stores) -> None:
