@@ -5,6 +5,9 @@ RETRY (due) ─claim─┘      │ ├─schedule_retry──▶ RETRY
                           │ └─fail────────────▶ ERROR
                           └─release / recover_stuck (lease expired)──▶ PENDING / RETRY
 any state but PROCESSING ──requeue (by hand, or when the quota returns)──▶ PENDING
+
+The rules themselves (due, lease, editable, what each move changes) are data in
+message_rules, which the stores translate (ADR 0010).
 """
 
 from __future__ import annotations
@@ -17,6 +20,19 @@ import attrs
 from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.errors import InvalidTransition, LeaseLost
 from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.message_rules import (
+    DUE,
+    EDITABLE,
+    LEASED,
+    WAITING,
+    Changes,
+    back_to_waiting_changes,
+    claim_changes,
+    edit_changes,
+    released_changes,
+    requeue_changes,
+    tried_before,
+)
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.time import require_aware
 
@@ -86,44 +102,32 @@ class IncomingMessage:
     # -- queries -------------------------------------------------------------
 
     def is_due(self, now: datetime) -> bool:
-        """Waiting, and its retry time (if any) has passed."""
-        now = require_aware(now, "now")
-        if self.status is MessageStatus.PENDING:
-            return True
-        if self.status is MessageStatus.RETRY:
-            return self.retry_after is None or self.retry_after <= now
-        return False
+        """Waiting, and its retry time (if any) has passed: the rule DUE."""
+        return DUE.is_due(self.status, self.retry_after, require_aware(now, "now"))
 
     def lease_expired(self, now: datetime) -> bool:
         return (
-            self.status is MessageStatus.PROCESSING
+            self.status is LEASED
             and self.lease_until is not None
             and self.lease_until <= require_aware(now, "now")
         )
+
+    def leased_by(self, owner: str) -> bool:
+        """Whether *owner* holds the lease (the condition of every write by a worker)."""
+        return self.status is LEASED and self.lease_owner == owner
 
     # -- transitions ---------------------------------------------------------
 
     def claim(self, owner: str, now: datetime, lease: timedelta) -> None:
         """Take the message for parsing, holding a lease until now + lease."""
         now = require_aware(now, "now")
-        if not self.status.waiting:
+        if self.status not in WAITING:
             raise InvalidTransition(f"cannot claim {self.key}: it is {self.status}")
         if not self.is_due(now):
             raise InvalidTransition(f"cannot claim {self.key}: not due until {self.retry_after}")
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
-        self.status = MessageStatus.PROCESSING
-        self.lease_owner = owner
-        self.lease_until = now + lease
-        self.updated_at = now
-
-    def renew_lease(self, owner: str, now: datetime, lease: timedelta) -> None:
-        self._require_lease(owner, "renew the lease of")
-        now = require_aware(now, "now")
-        if lease <= timedelta(0):
-            raise ValueError("lease must be positive")
-        self.lease_until = now + lease
-        self.updated_at = now
+        self._apply(claim_changes(owner, now, lease))
 
     def succeed(
         self, owner: str, result: dict[str, Any], now: datetime, *, from_cache: bool = False
@@ -186,16 +190,9 @@ class IncomingMessage:
     def requeue(self, now: datetime) -> None:
         """Back to PENDING by hand or after the gate reopens; clears retry_count (SPEC FAQ)."""
         now = require_aware(now, "now")
-        if self.status is MessageStatus.PROCESSING:
+        if self.status is LEASED:
             raise InvalidTransition(f"cannot requeue {self.key}: it is being processed")
-        self.status = MessageStatus.PENDING
-        self.retry_count = 0
-        self.retry_after = None
-        self.last_error = None
-        self.result = None
-        self.done_at = None
-        self.from_cache = False
-        self.updated_at = now
+        self._apply(requeue_changes(now))
 
     def recover_stuck(self, now: datetime) -> None:
         """A worker died holding the message: make it claimable again, now."""
@@ -212,31 +209,27 @@ class IncomingMessage:
     def edit_text(self, text: str, now: datetime) -> bool:
         """Take an edited text if parsing has not finished; True when it changed."""
         now = require_aware(now, "now")
-        if self.status in (MessageStatus.DONE, MessageStatus.PROCESSING) or text == self.text:
+        if self.status not in EDITABLE or text == self.text:
             return False
-        self.text = text
-        self.updated_at = now
+        self._apply(edit_changes(text, now))
         return True
 
     # -- helpers -------------------------------------------------------------
 
     def _require_lease(self, owner: str, action: str) -> None:
-        if self.status is not MessageStatus.PROCESSING:
+        if self.status is not LEASED:
             raise InvalidTransition(f"cannot {action} {self.key}: it is {self.status}")
-        if self.lease_owner != owner:
+        if not self.leased_by(owner):
             raise LeaseLost(f"cannot {action} {self.key}: lease held by {self.lease_owner!r}")
 
     def _back_to_waiting(self, now: datetime) -> None:
         """Claimable again at once: PENDING before any retry, else RETRY due now."""
-        if self.retry_count:
-            self.status = MessageStatus.RETRY
-            self.retry_after = now
-        else:
-            self.status = MessageStatus.PENDING
-            self.retry_after = None
-        self._release(now)
+        self._apply(back_to_waiting_changes(tried_before(self.retry_count), now))
 
     def _release(self, now: datetime) -> None:
-        self.lease_owner = None
-        self.lease_until = None
-        self.updated_at = now
+        self._apply(released_changes(now))
+
+    def _apply(self, changes: Changes) -> None:
+        """Make the changes a rule of message_rules states (the same the stores apply)."""
+        for name, value in changes.items():
+            setattr(self, name, value)

@@ -1,4 +1,5 @@
-"""The lifecycle states of an incoming message, stored lowercase."""
+"""The lifecycle states of an incoming message, stored lowercase (the rules about them
+are in message_rules)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,3 @@ class MessageStatus(enum.StrEnum):
     RETRY = "retry"
     DONE = "done"
     ERROR = "error"
-
-    @property
-    def waiting(self) -> bool:
-        """Whether a message in this state waits to be (re)parsed."""
-        return self in (MessageStatus.PENDING, MessageStatus.RETRY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -35,6 +35,11 @@ class ThrottleDecision:
     slot: ThrottleSlot  # the slot to store after this decision
 
 
+# The decision for one kind at one time, waiting only for the stored slot: what a store
+# runs where it reads and writes the slot atomically (ADR 0010).
+Decide = Callable[[ThrottleSlot], ThrottleDecision]
+
+
 @attrs.frozen
 class NotificationThrottle:
     """Decides, purely from (kind, now, slot), whether a notification may go out."""
@@ -60,3 +65,12 @@ class NotificationThrottle:
         return ThrottleDecision(
             False, slot.suppressed, ThrottleSlot(slot.last_sent_at, slot.suppressed + 1)
         )
+
+    def decider(self, kind: NotificationKind, now: datetime) -> Decide:
+        """``decide`` for *kind* at *now*, given the slot later (by the store holding it)."""
+        now = require_aware(now, "now")
+
+        def decide(slot: ThrottleSlot) -> ThrottleDecision:
+            return self.decide(kind, now, slot)
+
+        return decide

@@ -22,6 +22,7 @@ from channel_parser.domain.failures import FailureKind, LLMFailure, Notification
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import NotificationThrottle, ThrottleDecision, ThrottleSlot
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(seconds=180)
@@ -29,6 +30,7 @@ POLICY = BackoffPolicy()
 CONCURRENCY = LLMFailure(FailureKind.CONCURRENCY_LIMITED, "1302", "High concurrency usage")
 QUOTA = LLMFailure(FailureKind.QUOTA_EXHAUSTED, "insufficient_quota", "no balance")
 REJECTED = LLMFailure(FailureKind.REJECTED, "400", "refused")
+THROTTLE = NotificationThrottle()
 
 
 def at(seconds: float) -> datetime:
@@ -109,6 +111,15 @@ class StorageContract:
         await in_retry(stores.messages, 1, 10, T0)
         assert await stores.messages.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
 
+    async def test_an_edit_of_a_failed_message_is_taken(self, stores: Stores) -> None:
+        """A message in ERROR waits for a requeue, which should parse the edited text."""
+        repo = stores.messages
+        await in_state(repo, 1, 10, T0, REJECTED)
+        assert await repo.add(post(1, 10, "edited"), at(1)) is IngestOutcome.UPDATED
+        got = await repo.get(MessageKey(1, 10))
+        assert got is not None and (got.text, got.updated_at) == ("edited", at(1))
+        assert got.status is MessageStatus.ERROR and got.last_error is not None
+
     async def test_no_edit_while_processing_or_after_done(self, stores: Stores) -> None:
         repo = stores.messages
         await claimed(repo, 1, 10, T0)
@@ -147,6 +158,29 @@ class StorageContract:
         assert msg.retry_after == at(30)
         assert await repo.claim_next("w2", at(29), LEASE) is None
         got = await repo.claim_next("w2", at(30), LEASE)
+        assert got is not None and got.key == msg.key and got.retry_count == 1
+
+    async def test_pending_is_due_whatever_retry_after_is_left(self, stores: Stores) -> None:
+        """An operator who sets a message back to pending by hand may leave retry_after."""
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        msg.release("w1", at(1))
+        msg.retry_after = at(3600)
+        assert msg.status is MessageStatus.PENDING
+        assert await repo.save(msg, "w1")
+        got = await repo.claim_next("w2", at(2), LEASE)
+        assert got is not None and got.key == msg.key and got.lease_owner == "w2"
+
+    async def test_a_retry_without_retry_after_is_due(self, stores: Stores) -> None:
+        repo = stores.messages
+        msg = await in_retry(repo, 1, 10, T0)
+        again = await repo.claim_next("w1", at(30), LEASE)
+        assert again is not None
+        again.release("w1", at(31))
+        again.retry_after = None
+        assert (again.status, again.retry_count) == (MessageStatus.RETRY, 1)
+        assert await repo.save(again, "w1")
+        got = await repo.claim_next("w2", at(32), LEASE)
         assert got is not None and got.key == msg.key and got.retry_count == 1
 
     async def test_excluded_channels_are_not_claimed(self, stores: Stores) -> None:
@@ -374,26 +408,41 @@ class StorageContract:
     async def test_notification_slot_throttles_and_counts_suppressed(self, stores: Stores) -> None:
         state = stores.state
         kind = NotificationKind.RATE_LIMITED
-        five = timedelta(minutes=5)
-        assert await state.take_notification_slot(kind, T0, T0 - five) == SlotTaken(True, 0)
+
+        async def take(kind: NotificationKind, seconds: float) -> SlotTaken:
+            now = at(seconds)
+            return await state.take_notification_slot(kind, now, THROTTLE.decider(kind, now))
+
+        assert await take(kind, 0) == SlotTaken(True, 0)
         for s in (10, 100, 299):
-            assert await state.take_notification_slot(kind, at(s), at(s) - five) == SlotTaken(
-                False, 0
-            )
+            assert await take(kind, s) == SlotTaken(False, 0)
         # another kind has its own slot
-        quota = NotificationKind.QUOTA_EXHAUSTED
-        assert await state.take_notification_slot(quota, at(10), at(10) - five) == SlotTaken(
-            True, 0
+        assert await take(NotificationKind.QUOTA_EXHAUSTED, 10) == SlotTaken(True, 0)
+        assert await take(kind, 300) == SlotTaken(True, 3)
+        assert await take(kind, 301) == SlotTaken(False, 0)
+        assert await take(kind, 700) == SlotTaken(True, 1)
+
+    async def test_notification_slot_follows_the_decision_it_is_given(self, stores: Stores) -> None:
+        """The rule is the throttle's, passed in: the store keeps no interval of its own."""
+        state = stores.state
+        kind = NotificationKind.MISCONFIGURED  # 15 minutes by default
+        every_10s = NotificationThrottle(intervals={kind: timedelta(seconds=10)})
+        assert (await state.take_notification_slot(kind, T0, every_10s.decider(kind, T0))).taken
+        assert not (
+            await state.take_notification_slot(kind, at(9), every_10s.decider(kind, at(9)))
+        ).taken
+        taken = await state.take_notification_slot(kind, at(10), every_10s.decider(kind, at(10)))
+        assert taken == SlotTaken(True, 1)
+
+        def never(slot: ThrottleSlot) -> ThrottleDecision:
+            return ThrottleDecision(False, 0, ThrottleSlot(slot.last_sent_at, slot.suppressed + 1))
+
+        for s in (3600, 3601):
+            assert await state.take_notification_slot(kind, at(s), never) == SlotTaken(False, 0)
+        taken = await state.take_notification_slot(
+            kind, at(3602), every_10s.decider(kind, at(3602))
         )
-        assert await state.take_notification_slot(kind, at(300), at(300) - five) == SlotTaken(
-            True, 3
-        )
-        assert await state.take_notification_slot(kind, at(301), at(301) - five) == SlotTaken(
-            False, 0
-        )
-        assert await state.take_notification_slot(kind, at(700), at(700) - five) == SlotTaken(
-            True, 1
-        )
+        assert taken == SlotTaken(True, 2)
 
     async def test_learned_limit(self, stores: Stores) -> None:
         assert await stores.state.learned_limit() is None

@@ -15,14 +15,17 @@ from channel_parser.application.ports.storage import (
     NewPost,
     SlotTaken,
 )
-from channel_parser.domain.eligibility import Eligibility, eligibility
+from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 
 class InMemoryMessageRepository:
+    """Every rule is the domain's own: its methods and queries decide, as in SQLite."""
+
     def __init__(self) -> None:
         self.messages: dict[MessageKey, IncomingMessage] = {}
 
@@ -47,12 +50,11 @@ class InMemoryMessageRepository:
         lease: timedelta,
         exclude_channels: Collection[int] = (),
     ) -> IncomingMessage | None:
-        # The domain's rule (SPEC.md); the gate is the caller's to check before claiming.
+        # The gate is the caller's to check before claiming (ClaimMessage).
         due = [
             m
             for m in self.messages.values()
-            if eligibility(m, now, QuotaGate(), m.channel_id not in exclude_channels)
-            is Eligibility.ELIGIBLE
+            if m.is_due(now) and m.channel_id not in exclude_channels
         ]
         if not due:
             return None
@@ -62,9 +64,7 @@ class InMemoryMessageRepository:
 
     async def save(self, message: IncomingMessage, owner: str) -> bool:
         stored = self.messages.get(message.key)
-        if stored is None or stored.status is not MessageStatus.PROCESSING:
-            return False
-        if stored.lease_owner != owner:
+        if stored is None or not stored.leased_by(owner):
             return False
         saved = copy.deepcopy(message)
         saved.text = stored.text  # an edit that arrived meanwhile is kept
@@ -73,9 +73,7 @@ class InMemoryMessageRepository:
 
     async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool:
         stored = self.messages.get(key)
-        if stored is None or stored.status is not MessageStatus.PROCESSING:
-            return False
-        if stored.lease_owner != owner:
+        if stored is None or not stored.leased_by(owner):
             return False
         stored.lease_until = until
         return True
@@ -94,20 +92,14 @@ class InMemoryMessageRepository:
     ) -> int:
         count = 0
         for message in self.messages.values():
-            if message.status is MessageStatus.PROCESSING:
-                continue
             by_kind = message.last_error is not None and message.last_error.kind in kinds
-            if message.status in statuses or by_kind:
-                message.requeue(now)
+            if (message.status in statuses or by_kind) and _requeued(message, now):
                 count += 1
         return count
 
     async def reset(self, key: MessageKey, now: datetime) -> bool:
         message = self.messages.get(key)
-        if message is None or message.status is MessageStatus.PROCESSING:
-            return False
-        message.requeue(now)
-        return True
+        return message is not None and _requeued(message, now)
 
     async def stats(self) -> MessageStats:
         by_status = Counter(m.status for m in self.messages.values())
@@ -151,6 +143,15 @@ class InMemoryMessageRepository:
                 yield copy.deepcopy(message)
 
 
+def _requeued(message: IncomingMessage, now: datetime) -> bool:
+    """The domain decides: a message being processed refuses a requeue."""
+    try:
+        message.requeue(now)
+    except InvalidTransition:
+        return False
+    return True
+
+
 class InMemoryParseCache:
     def __init__(self) -> None:
         self.results: dict[str, dict[str, Any]] = {}
@@ -192,7 +193,7 @@ class InMemoryChannelRegistry:
 class InMemoryServiceState:
     def __init__(self) -> None:
         self.gate = QuotaGate()
-        self.slots: dict[NotificationKind, tuple[datetime, int]] = {}
+        self.slots: dict[NotificationKind, ThrottleSlot] = {}
         self.limit: float | None = None
         self.leases: dict[str, tuple[str, datetime]] = {}
 
@@ -203,15 +204,11 @@ class InMemoryServiceState:
         self.gate = gate
 
     async def take_notification_slot(
-        self, kind: NotificationKind, now: datetime, sent_before: datetime
+        self, kind: NotificationKind, now: datetime, decide: Decide
     ) -> SlotTaken:
-        last = self.slots.get(kind)
-        if last is None or last[0] <= sent_before:
-            suppressed = last[1] if last else 0
-            self.slots[kind] = (now, 0)
-            return SlotTaken(True, suppressed)
-        self.slots[kind] = (last[0], last[1] + 1)
-        return SlotTaken(False, 0)
+        decision = decide(self.slots.get(kind, ThrottleSlot()))
+        self.slots[kind] = decision.slot
+        return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
     async def learned_limit(self) -> float | None:
         return self.limit

@@ -33,6 +33,7 @@ from pymongo import MongoClient
 from channel_parser.bootstrap.storage import open_storage
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import NotificationThrottle
 from tests.integration.cli_support import CLI, free_port
 from tests.integration.ferretdb_process import FerretDB, ferretdb_binary
 from tests.integration.scale_support import (
@@ -182,10 +183,11 @@ async def _state_after_orphaned_tokens(uri: str, database: str) -> list[bool]:
     async with open_storage(mongo_settings(uri, database)) as stores:
         ttl = timedelta(seconds=30)
         later = now + timedelta(minutes=10)
+        decide = NotificationThrottle().decider(KIND, later)
         return [
             await stores.state.acquire_lease("listener", "w", now, ttl),  # still recent
             await stores.state.acquire_lease("listener", "w", later, ttl),  # orphaned
-            (await stores.state.take_notification_slot(KIND, later, now)).taken,
+            (await stores.state.take_notification_slot(KIND, later, decide)).taken,
         ]
 
 

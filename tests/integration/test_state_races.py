@@ -14,11 +14,13 @@ import pytest
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
 from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.throttle import NotificationThrottle
 
 RACERS = 8
 ROUNDS = 5
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 FIVE_MINUTES = timedelta(minutes=5)
+THROTTLE = NotificationThrottle()  # RATE_LIMITED: at most once per five minutes
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -38,7 +40,10 @@ async def test_exactly_one_racer_takes_the_notification_slot(racers: list[Stores
     for n in range(ROUNDS):
         now = T0 + n * FIVE_MINUTES
         results = await asyncio.gather(
-            *(s.state.take_notification_slot(kind, now, now - FIVE_MINUTES) for s in racers)
+            *(
+                s.state.take_notification_slot(kind, now, THROTTLE.decider(kind, now))
+                for s in racers
+            )
         )
         assert sum(r.taken for r in results) == 1, results
         # the losers were counted, and the next winner is told so

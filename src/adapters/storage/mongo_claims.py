@@ -28,8 +28,6 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from channel_parser.domain.status import MessageStatus
-
 Document = dict[str, Any]
 
 # A token only matters while a racer may still act on a read made before the winner's
@@ -46,8 +44,10 @@ async def claim_oldest(
     owner: str,
     now: datetime,
     lease: timedelta,
+    claim: Document,
 ) -> Document | None:
-    """Claim the oldest message matching *due* for *owner*; None when there is none."""
+    """Claim the oldest message matching *due* for *owner*, writing the update *claim* (the
+    domain's claim changes: the lease until now + lease); None when there is none."""
     lost: list[str] = []
     while True:  # each lost round skips a message: the loop ends
         query = {"$and": [due, {"_id": {"$nin": lost}}]} if lost else due
@@ -70,15 +70,7 @@ async def claim_oldest(
         at_generation = candidate.get("claim_seq", {"$exists": False})
         claimed = await messages.find_one_and_update(
             {"_id": candidate["_id"], "claim_seq": at_generation},
-            {
-                "$set": {
-                    "processing_status": str(MessageStatus.PROCESSING),
-                    "lease_owner": owner,
-                    "lease_until": now + lease,
-                    "updated_at": now,
-                    "claim_seq": generation + 1,
-                }
-            },
+            {**claim, "$set": {**claim.get("$set", {}), "claim_seq": generation + 1}},
             return_document=ReturnDocument.AFTER,
         )
         if claimed is not None:

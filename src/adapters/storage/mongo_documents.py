@@ -7,16 +7,21 @@ top-level (SPEC.md, "Monitoring"). Fields that are None are left out of the docu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import DUE, Changes, DueRule
 from channel_parser.domain.status import MessageStatus
 
-# Written by save(): everything a transition may change (never the identity or the text).
+# Written by save(): every field a transition may change (never the identity or the text),
+# by its name in the domain.
 STATE_FIELDS = (
-    "processing_status",
+    "status",
     "retry_count",
     "retry_after",
     "lease_owner",
@@ -26,12 +31,6 @@ STATE_FIELDS = (
     "updated_at",
     "done_at",
     "from_cache",
-)
-
-# What a requeue/reset removes (retry_count among them: SPEC.md's FAQ).
-REQUEUE_UNSET = dict.fromkeys(
-    ("retry_count", "retry_after", "lease_owner", "lease_until", "last_error", "result", "done_at"),
-    "",
 )
 
 
@@ -51,38 +50,55 @@ def _error_document(error: ErrorInfo | None) -> dict[str, Any] | None:
     return {"kind": str(error.kind), "code": error.code, "message": error.message, "at": error.at}
 
 
+def _retry_count(count: int) -> int | None:
+    return count or None  # absent while 0 (SPEC.md's FAQ: a reset removes it)
+
+
+# A domain field stored under another name or in another form: (document field, encode).
+# The rest are stored as they are. An encoded None means the field is absent.
+_ENCODED: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "status": ("processing_status", str),
+    "retry_count": ("retry_count", _retry_count),
+    "last_error": ("last_error", _error_document),
+}
+
+
+def _encode(field: str, value: Any) -> tuple[str, Any]:
+    name, encode = _ENCODED.get(field, (field, None))
+    return name, value if encode is None or value is None else encode(value)
+
+
 def to_document(message: IncomingMessage) -> dict[str, Any]:
     """The full document of *message*, None fields left out."""
-    doc: dict[str, Any] = {
-        "_id": document_id(message.key),
-        "channel_id": message.channel_id,
-        "message_id": message.message_id,
-        "text": message.text,
-        "received_at": message.received_at,
-        "posted_at": message.posted_at,
-        "processing_status": str(message.status),
-        "retry_count": message.retry_count or None,
-        "retry_after": message.retry_after,
-        "lease_owner": message.lease_owner,
-        "lease_until": message.lease_until,
-        "last_error": _error_document(message.last_error),
-        "result": message.result,
-        "updated_at": message.updated_at,
-        "done_at": message.done_at,
-        "from_cache": message.from_cache,
-    }
-    return {name: value for name, value in doc.items() if value is not None}
+    doc: dict[str, Any] = {"_id": document_id(message.key)}
+    for field in attrs.fields(IncomingMessage):
+        name, value = _encode(field.name, getattr(message, field.name))
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def changes_update(changes: Changes) -> dict[str, Any]:
+    """The ``$set``/``$unset`` update making *changes* (a rule of domain.message_rules)."""
+    to_set: dict[str, Any] = {}
+    to_unset: dict[str, Any] = {}
+    for field, value in changes.items():
+        name, encoded = _encode(field, value)
+        if encoded is None:
+            to_unset[name] = ""
+        else:
+            to_set[name] = encoded
+    update: dict[str, Any] = {}
+    if to_set:
+        update["$set"] = to_set
+    if to_unset:
+        update["$unset"] = to_unset
+    return update
 
 
 def state_update(message: IncomingMessage) -> dict[str, Any]:
     """A ``$set``/``$unset`` update writing the state fields of *message*."""
-    doc = to_document(message)
-    to_set = {name: doc[name] for name in STATE_FIELDS if name in doc}
-    to_unset = {name: "" for name in STATE_FIELDS if name not in doc}
-    update: dict[str, Any] = {"$set": to_set}
-    if to_unset:
-        update["$unset"] = to_unset
-    return update
+    return changes_update({field: getattr(message, field) for field in STATE_FIELDS})
 
 
 def _error_info(error: dict[str, Any] | None) -> ErrorInfo | None:
@@ -112,13 +128,20 @@ def from_document(doc: dict[str, Any]) -> IncomingMessage:
     )
 
 
-def due_filter(now: datetime) -> dict[str, Any]:
-    """Waiting and due: PENDING (whatever retry_after a reset by hand left behind), or RETRY
-    whose retry_after has passed (or is unset)."""
+def status_field(status: MessageStatus) -> dict[str, Any]:
+    return {"processing_status": str(status)}
+
+
+def due_filter(now: datetime, rule: DueRule = DUE) -> dict[str, Any]:
+    """The domain's due rule: a status due at once, or a status due once its retry_after
+    has passed (or is unset). One equality per status, as FerretDB pushes those down."""
     return {
         "$or": [
-            {"processing_status": str(MessageStatus.PENDING)},
-            {"processing_status": str(MessageStatus.RETRY), "retry_after": {"$lte": now}},
-            {"processing_status": str(MessageStatus.RETRY), "retry_after": None},
+            *(status_field(s) for s in sorted(rule.at_once)),
+            *(
+                {**status_field(s), "retry_after": when}
+                for s in sorted(rule.after_retry_time)
+                for when in ({"$lte": now}, None)
+            ),
         ]
     }

@@ -1,4 +1,9 @@
-"""MongoMessageRepository: the ``incoming_messages`` collection."""
+"""MongoMessageRepository: the ``incoming_messages`` collection.
+
+Every change of state is a conditional update, atomic per document on any MongoDB-protocol
+server (a claim is won by a token first, see mongo_claims): its filter and its
+``$set``/``$unset`` are the domain's rules (domain.message_rules) translated, never a second
+copy of them (ADR 0010)."""
 
 from __future__ import annotations
 
@@ -12,23 +17,35 @@ from pymongo.errors import DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
 from channel_parser.adapters.storage.mongo_documents import (
-    REQUEUE_UNSET,
+    changes_update,
     due_filter,
     from_document,
     key_filter,
     state_update,
+    status_field,
     to_document,
 )
 from channel_parser.adapters.storage.mongo_errors import translated
 from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import (
+    EDITABLE,
+    LEASED,
+    back_to_waiting_changes,
+    claim_changes,
+    edit_changes,
+    requeue_changes,
+)
 from channel_parser.domain.status import MessageStatus
 
 Document = dict[str, Any]
 
-
-PROCESSING = str(MessageStatus.PROCESSING)
+# message_rules.tried_before (retry_count > 0; absent counts as 0) as a filter, both ways.
+TRIED_BEFORE: dict[bool, Document] = {
+    True: {"retry_count": {"$gt": 0}},
+    False: {"retry_count": {"$not": {"$gt": 0}}},
+}
 
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("channel_id", ASCENDING), ("message_id", ASCENDING)], {"unique": True, "name": "identity"}),
@@ -59,14 +76,14 @@ class MongoMessageRepository:
                 return IngestOutcome.STORED
             except DuplicateKeyError:
                 pass
-            # An edit counts only while the post waits (not in processing, not done).
+            # IncomingMessage.edit_text: only in an editable status, only a changed text.
             edited = await self._c.update_one(
                 {
                     **key,
-                    "processing_status": {"$nin": [PROCESSING, str(MessageStatus.DONE)]},
+                    "processing_status": {"$in": [str(s) for s in sorted(EDITABLE)]},
                     "text": {"$ne": post.text},
                 },
-                {"$set": {"text": post.text, "updated_at": now}},
+                changes_update(edit_changes(post.text, now)),
             )
         return IngestOutcome.UPDATED if edited.modified_count else IngestOutcome.UNCHANGED
 
@@ -85,12 +102,14 @@ class MongoMessageRepository:
         query = due_filter(now)
         if exclude_channels:
             query["channel_id"] = {"$nin": list(exclude_channels)}
+        claim = changes_update(claim_changes(owner, now, lease))
         with translated("claiming a message"):
-            doc = await claim_oldest(self._c, self._tokens, query, owner, now, lease)
+            doc = await claim_oldest(self._c, self._tokens, query, owner, now, lease, claim)
         return None if doc is None else from_document(doc)
 
     def _held(self, key: MessageKey, owner: str) -> Document:
-        return {**key_filter(key), "processing_status": PROCESSING, "lease_owner": owner}
+        """IncomingMessage.leased_by(owner)."""
+        return {**key_filter(key), **status_field(LEASED), "lease_owner": owner}
 
     async def save(self, message: IncomingMessage, owner: str) -> bool:
         with translated("saving a message"):
@@ -105,34 +124,21 @@ class MongoMessageRepository:
         return result.matched_count == 1
 
     async def recover_expired(self, now: datetime) -> int:
-        expired = {"processing_status": PROCESSING, "lease_until": {"$lte": now}}
-        release = {"lease_owner": "", "lease_until": ""}
+        # IncomingMessage.lease_expired, then recover_stuck's changes, which depend on
+        # whether an attempt was counted: one update_many per answer.
+        expired = {**status_field(LEASED), "lease_until": {"$lte": now}}
+        recovered = 0
         with translated("recovering expired leases"):
             # The periodic check also purges claim tokens too old to matter (mongo_claims).
             await self._tokens.delete_many({"at": {"$lt": now - TOKEN_KEEP}})
-            # Tried before: back to RETRY, due now. Never tried: back to PENDING.
-            retried = await self._c.update_many(
-                {**expired, "retry_count": {"$gt": 0}},
-                {
-                    "$set": {"processing_status": "retry", "retry_after": now, "updated_at": now},
-                    "$unset": release,
-                },
-            )
-            fresh = await self._c.update_many(
-                # never a retried one whose lease expired between the two updates
-                {**expired, "retry_count": {"$not": {"$gt": 0}}},
-                {
-                    "$set": {"processing_status": "pending", "updated_at": now},
-                    "$unset": {**release, "retry_after": ""},
-                },
-            )
-        return retried.modified_count + fresh.modified_count
-
-    def _requeue_update(self, now: datetime) -> Document:
-        return {
-            "$set": {"processing_status": "pending", "updated_at": now, "from_cache": False},
-            "$unset": REQUEUE_UNSET,
-        }
+            # The $not filter never matches a retried one whose lease expired in between.
+            for tried in (True, False):
+                result = await self._c.update_many(
+                    {**expired, **TRIED_BEFORE[tried]},
+                    changes_update(back_to_waiting_changes(tried, now)),
+                )
+                recovered += result.modified_count
+        return recovered
 
     async def requeue(
         self,
@@ -147,15 +153,16 @@ class MongoMessageRepository:
             chosen.append({"last_error.kind": {"$in": [str(k) for k in kinds]}})
         if not chosen:
             return 0
-        query = {"$and": [{"processing_status": {"$ne": PROCESSING}}, {"$or": chosen}]}
+        # IncomingMessage.requeue refuses a leased message.
+        query = {"$and": [{"processing_status": {"$ne": str(LEASED)}}, {"$or": chosen}]}
         with translated("requeueing messages"):
-            result = await self._c.update_many(query, self._requeue_update(now))
+            result = await self._c.update_many(query, changes_update(requeue_changes(now)))
         return result.matched_count
 
     async def reset(self, key: MessageKey, now: datetime) -> bool:
-        query = {**key_filter(key), "processing_status": {"$ne": PROCESSING}}
+        query = {**key_filter(key), "processing_status": {"$ne": str(LEASED)}}
         with translated("resetting a message"):
-            result = await self._c.update_one(query, self._requeue_update(now))
+            result = await self._c.update_one(query, changes_update(requeue_changes(now)))
         return result.matched_count == 1
 
     async def stats(self) -> MessageStats:

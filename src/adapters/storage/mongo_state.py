@@ -14,6 +14,7 @@ from channel_parser.adapters.storage.mongo_errors import translated
 from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
+from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 Document = dict[str, Any]
 
@@ -142,19 +143,24 @@ class MongoServiceState:
         return True
 
     async def take_notification_slot(
-        self, kind: NotificationKind, now: datetime, sent_before: datetime
+        self, kind: NotificationKind, now: datetime, decide: Decide
     ) -> SlotTaken:
         """The slot is ``{_id: "notify:<kind>", last_sent, gen}``; a suppression in the
-        period that began with generation g is a mark ``{suppressed_of, gen: g}``."""
+        period that began with generation g is a mark ``{suppressed_of, gen: g}``.
+
+        The throttle's *decide* says whether to race for the slot; the count of suppressed
+        ones is kept in the marks (FerretDB loses concurrent ``$inc`` updates), so decide
+        sees the slot's last sending only and the winner counts the marks."""
         slot_id = f"notify:{kind}"
         with translated("taking a notification slot"):
             slot = await self._c.find_one({"_id": slot_id})
             generation = 0 if slot is None else int(slot.get("gen", 0))
-            due = slot is None or slot["last_sent"] <= sent_before
-            if due and await self._win(slot_id, generation, str(kind), now):
+            decision = decide(ThrottleSlot(None if slot is None else slot["last_sent"]))
+            sent_at = decision.slot.last_sent_at
+            if decision.send and await self._win(slot_id, generation, str(kind), now):
                 await self._c.update_one(
                     {"_id": slot_id},
-                    {"$set": {"last_sent": now, "gen": generation + 1}},
+                    {"$set": {"last_sent": sent_at, "gen": generation + 1}},
                     upsert=True,
                 )
                 marks = {"suppressed_of": slot_id, "gen": {"$lte": generation}}
@@ -162,8 +168,8 @@ class MongoServiceState:
                 await self._c.delete_many(marks)
                 return SlotTaken(True, suppressed)
             # Lost the race: the period the winner just began; else the current one. One
-            # inserted mark per suppression (FerretDB loses concurrent $inc updates).
-            period = generation + 1 if due else generation
+            # inserted mark per suppression.
+            period = generation + 1 if decision.send else generation
             await self._c.insert_one(
                 {
                     "_id": f"{slot_id}#{period}:{uuid.uuid4().hex}",

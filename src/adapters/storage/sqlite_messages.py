@@ -1,4 +1,8 @@
-"""SQLiteMessageRepository: the ``incoming_messages`` table."""
+"""SQLiteMessageRepository: the ``incoming_messages`` table.
+
+Every change of state is the domain's own method, run on the row read inside the same
+``BEGIN IMMEDIATE`` transaction (which holds the write lock): SQL only selects the rows,
+by the domain's rules translated in sqlite_rules (ADR 0010)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from functools import partial
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
 from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
+from channel_parser.adapters.storage.sqlite_rules import EXPIRED, HELD, NOT_LEASED, due_condition
 from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
@@ -18,40 +24,36 @@ _INSERT = (
     f"INSERT INTO incoming_messages ({', '.join(COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in COLUMNS)}) ON CONFLICT DO NOTHING"
 )
-_EDIT = (
-    "UPDATE incoming_messages SET text = ?, updated_at = ? "
-    "WHERE channel_id = ? AND message_id = ? AND text != ? "
-    "AND processing_status NOT IN ('processing', 'done')"
+_KEY = "channel_id = :channel_id AND message_id = :message_id"
+_GET = f"SELECT * FROM incoming_messages WHERE {_KEY}"
+# The oldest due row (outside the excluded channels, added where used).
+_CANDIDATE = (
+    f"SELECT * FROM incoming_messages WHERE {due_condition()} AND channel_id NOT IN ({{excluded}}) "
+    "ORDER BY received_at, channel_id, message_id LIMIT 1"
 )
-_CLAIM = """
-UPDATE incoming_messages
-SET processing_status = 'processing', lease_owner = ?, lease_until = ?, updated_at = ?
-WHERE rowid = (
-    SELECT rowid FROM incoming_messages
-    WHERE (processing_status = 'pending'
-           OR (processing_status = 'retry' AND (retry_after IS NULL OR retry_after <= ?)))
-      AND channel_id NOT IN ({excluded})
-    ORDER BY received_at, channel_id, message_id
-    LIMIT 1
-)
-RETURNING *
-"""
-_HELD = "channel_id = ? AND message_id = ? AND processing_status = 'processing' AND lease_owner = ?"
+# Save: only while the lease is still the writer's.
 _SAVE = (
     f"UPDATE incoming_messages SET {', '.join(c + ' = :' + c for c in STATE_COLUMNS)} "
-    "WHERE channel_id = :channel_id AND message_id = :message_id "
-    "AND processing_status = 'processing' AND lease_owner = :owner"
+    f"WHERE {_KEY} AND {HELD}"
 )
-# A requeue (SPEC.md's FAQ): back to pending, retry_count removed.
-_REQUEUE_SET = (
-    "SET processing_status = 'pending', updated_at = ?, retry_count = NULL, retry_after = NULL, "
-    "lease_owner = NULL, lease_until = NULL, error_kind = NULL, error_code = NULL, "
-    "error_message = NULL, error_at = NULL, result = NULL, done_at = NULL, from_cache = 0"
+# Write back what a domain method changed on a row read in the same transaction.
+_REWRITE = (
+    f"UPDATE incoming_messages SET text = :text, "
+    f"{', '.join(c + ' = :' + c for c in STATE_COLUMNS)} WHERE {_KEY}"
 )
+_PAGE = 500  # rows read at once by a bulk requeue
 
 
-def _marks(values: Collection[object]) -> str:
-    return ", ".join("?" for _ in values)
+def _rewrite(conn: sqlite3.Connection, message: IncomingMessage) -> None:
+    conn.execute(_REWRITE, to_row(message))
+
+
+def _named(prefix: str, values: Collection[object]) -> dict[str, object]:
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def _marks(names: dict[str, object]) -> str:
+    return ", ".join(":" + name for name in names)
 
 
 class SQLiteMessageRepository:
@@ -59,25 +61,25 @@ class SQLiteMessageRepository:
         self._db = db
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
-        message = post.to_message(now)
-        row = to_row(message)
+        row = to_row(post.to_message(now))
 
         def work(conn: sqlite3.Connection) -> IngestOutcome:
             with immediate(conn):
                 if conn.execute(_INSERT, row).rowcount == 1:
                     return IngestOutcome.STORED
-                args = (post.text, fmt(now), post.channel_id, post.message_id, post.text)
-                edited = conn.execute(_EDIT, args).rowcount
-            return IngestOutcome.UPDATED if edited else IngestOutcome.UNCHANGED
+                stored = from_row(conn.execute(_GET, row).fetchone())
+                if not stored.edit_text(post.text, now):
+                    return IngestOutcome.UNCHANGED
+                _rewrite(conn, stored)
+            return IngestOutcome.UPDATED
 
         return await self._db.run(work, "storing a post")
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
+        args = {"channel_id": key.channel_id, "message_id": key.message_id}
+
         def work(conn: sqlite3.Connection) -> IncomingMessage | None:
-            row = conn.execute(
-                "SELECT * FROM incoming_messages WHERE channel_id = ? AND message_id = ?",
-                (key.channel_id, key.message_id),
-            ).fetchone()
+            row = conn.execute(_GET, args).fetchone()
             return None if row is None else from_row(row)
 
         return await self._db.run(work, "reading a message")
@@ -89,14 +91,19 @@ class SQLiteMessageRepository:
         lease: timedelta,
         exclude_channels: Collection[int] = (),
     ) -> IncomingMessage | None:
-        excluded = list(exclude_channels)
-        sql = _CLAIM.format(excluded=_marks(excluded))
-        args = (owner, fmt(now + lease), fmt(now), fmt(now), *excluded)
+        excluded = _named("x", exclude_channels)
+        sql = _CANDIDATE.format(excluded=_marks(excluded))
+        args = {"now": fmt(now), **excluded}
 
         def work(conn: sqlite3.Connection) -> IncomingMessage | None:
             with immediate(conn):
                 row = conn.execute(sql, args).fetchone()
-            return None if row is None else from_row(row)
+                if row is None:
+                    return None
+                message = from_row(row)
+                message.claim(owner, now, lease)
+                _rewrite(conn, message)
+            return message
 
         return await self._db.run(work, "claiming a message")
 
@@ -110,8 +117,13 @@ class SQLiteMessageRepository:
         return await self._db.run(work, "saving a message")
 
     async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool:
-        sql = f"UPDATE incoming_messages SET lease_until = ? WHERE {_HELD}"
-        args = (fmt(until), key.channel_id, key.message_id, owner)
+        sql = f"UPDATE incoming_messages SET lease_until = :until WHERE {_KEY} AND {HELD}"
+        args = {
+            "until": fmt(until),
+            "channel_id": key.channel_id,
+            "message_id": key.message_id,
+            "owner": owner,
+        }
 
         def work(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
@@ -120,24 +132,18 @@ class SQLiteMessageRepository:
         return await self._db.run(work, "renewing a lease")
 
     async def recover_expired(self, now: datetime) -> int:
-        stamp = fmt(now)
-        expired = "processing_status = 'processing' AND lease_until <= ?"
+        # As many rows as were claimed when their workers died: a bounded few.
+        sql = f"SELECT * FROM incoming_messages WHERE {EXPIRED}"
+        args = {"now": fmt(now)}
 
         def work(conn: sqlite3.Connection) -> int:
             with immediate(conn):
-                retried = conn.execute(
-                    "UPDATE incoming_messages SET processing_status = 'retry', retry_after = ?, "
-                    "lease_owner = NULL, lease_until = NULL, updated_at = ? "
-                    f"WHERE {expired} AND retry_count > 0",
-                    (stamp, stamp, stamp),
-                ).rowcount
-                fresh = conn.execute(
-                    "UPDATE incoming_messages SET processing_status = 'pending', "
-                    "retry_after = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ? "
-                    f"WHERE {expired}",
-                    (stamp, stamp),
-                ).rowcount
-            return retried + fresh
+                rows = conn.execute(sql, args).fetchall()
+                for row in rows:
+                    message = from_row(row)
+                    message.recover_stuck(now)
+                    _rewrite(conn, message)
+            return len(rows)
 
         return await self._db.run(work, "recovering expired leases")
 
@@ -149,31 +155,44 @@ class SQLiteMessageRepository:
     ) -> int:
         if not statuses and not kinds:
             return 0
-        status_list = [str(s) for s in statuses] or [""]
-        kind_list = [str(k) for k in kinds] or [""]
+        chosen = _named("s", [str(s) for s in statuses])
+        by_kind = _named("k", [str(k) for k in kinds])
         sql = (
-            f"UPDATE incoming_messages {_REQUEUE_SET} WHERE processing_status != 'processing' "
-            f"AND (processing_status IN ({_marks(status_list)}) "
-            f"OR error_kind IN ({_marks(kind_list)}))"
+            "SELECT * FROM incoming_messages WHERE (channel_id, message_id) > (:after_c, :after_m) "
+            f"AND {NOT_LEASED} AND (processing_status IN ({_marks(chosen)}) "
+            f"OR error_kind IN ({_marks(by_kind)})) ORDER BY channel_id, message_id LIMIT {_PAGE}"
         )
-        args = (fmt(now), *status_list, *kind_list)
 
         def work(conn: sqlite3.Connection) -> int:
-            with immediate(conn):
-                return conn.execute(sql, args).rowcount
+            count = 0
+            after = {"after_c": -(2**63), "after_m": -(2**63)}
+            with immediate(conn):  # pages by key: a bounded memory, one transaction
+                while rows := conn.execute(sql, {**after, **chosen, **by_kind}).fetchall():
+                    for row in rows:
+                        message = from_row(row)
+                        message.requeue(now)
+                        _rewrite(conn, message)
+                    count += len(rows)
+                    after = {"after_c": rows[-1]["channel_id"], "after_m": rows[-1]["message_id"]}
+            return count
 
         return await self._db.run(work, "requeueing messages")
 
     async def reset(self, key: MessageKey, now: datetime) -> bool:
-        sql = (
-            f"UPDATE incoming_messages {_REQUEUE_SET} WHERE channel_id = ? AND message_id = ? "
-            "AND processing_status != 'processing'"
-        )
-        args = (fmt(now), key.channel_id, key.message_id)
+        args = {"channel_id": key.channel_id, "message_id": key.message_id}
 
         def work(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
-                return conn.execute(sql, args).rowcount == 1
+                row = conn.execute(_GET, args).fetchone()
+                if row is None:
+                    return False
+                message = from_row(row)
+                try:
+                    message.requeue(now)
+                except InvalidTransition:  # being processed
+                    return False
+                _rewrite(conn, message)
+            return True
 
         return await self._db.run(work, "resetting a message")
 

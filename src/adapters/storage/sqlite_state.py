@@ -17,6 +17,7 @@ from channel_parser.adapters.storage.sqlite_db import (
 from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
+from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 GATE = "quota_gate"
 LIMIT = "learned_limit"
@@ -143,25 +144,26 @@ class SQLiteServiceState:
         await self._put(GATE, doc)
 
     async def take_notification_slot(
-        self, kind: NotificationKind, now: datetime, sent_before: datetime
+        self, kind: NotificationKind, now: datetime, decide: Decide
     ) -> SlotTaken:
+        """The throttle's own decision, run on the slot inside the transaction."""
+
         def work(conn: sqlite3.Connection) -> SlotTaken:
             with immediate(conn):
                 row = conn.execute(
                     "SELECT last_sent, suppressed FROM notification_slots WHERE kind = ?",
                     (str(kind),),
                 ).fetchone()
-                if row is None or row[0] <= fmt(sent_before):
+                slot = ThrottleSlot() if row is None else ThrottleSlot(parse_opt(row[0]), row[1])
+                decision = decide(slot)
+                if decision.slot != slot:
+                    last_sent = decision.slot.last_sent_at
+                    assert last_sent is not None, "a decision never forgets a sent one"
                     conn.execute(
-                        "INSERT OR REPLACE INTO notification_slots VALUES (?, ?, 0)",
-                        (str(kind), fmt(now)),
+                        "INSERT OR REPLACE INTO notification_slots VALUES (?, ?, ?)",
+                        (str(kind), fmt(last_sent), decision.slot.suppressed),
                     )
-                    return SlotTaken(True, 0 if row is None else int(row[1]))
-                conn.execute(
-                    "UPDATE notification_slots SET suppressed = suppressed + 1 WHERE kind = ?",
-                    (str(kind),),
-                )
-                return SlotTaken(False, 0)
+            return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
         return await self._db.run(work, "taking a notification slot")
 

@@ -17,6 +17,7 @@ from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.throttle import Decide
 
 
 @attrs.frozen
@@ -174,11 +175,12 @@ class ServiceState(Protocol):
     async def set_quota_gate(self, gate: QuotaGate) -> None: ...
 
     async def take_notification_slot(
-        self, kind: NotificationKind, now: datetime, sent_before: datetime
+        self, kind: NotificationKind, now: datetime, decide: Decide
     ) -> SlotTaken:
-        """Atomically: when the last notification of *kind* was sent at or before
-        *sent_before* (or never), record *now* as sent and return taken; otherwise count
-        one more suppressed. Exactly one of several racing processes gets the slot."""
+        """Atomically: run the throttle's *decide* (for *kind* at *now*) on the stored slot
+        of *kind*; when it sends, record that and return taken with the number suppressed
+        since the last one sent; otherwise count one more suppressed. Exactly one of
+        several racing processes gets the slot."""
         ...
 
     async def learned_limit(self) -> float | None: ...

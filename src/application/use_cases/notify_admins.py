@@ -37,13 +37,12 @@ class NotifyAdmins:
     async def __call__(self, kind: NotificationKind, render: Callable[[], str]) -> bool:
         """Send ``render()`` if the throttle allows; True when it was sent."""
         now = self._clock.now()
+        decide = self._throttle.decider(kind, now)
         try:
-            slot = await self._state.take_notification_slot(
-                kind, now, self._throttle.threshold(kind, now)
-            )
+            slot = await self._state.take_notification_slot(kind, now, decide)
             taken, suppressed = slot.taken, slot.suppressed_before
         except StorageError:
-            decision = self._throttle.decide(kind, now, self._local_slots.get(kind))
+            decision = decide(self._local_slots.get(kind, ThrottleSlot()))
             self._local_slots[kind] = decision.slot
             taken, suppressed = decision.send, decision.suppressed_before
         self._metrics.notification(kind, sent=taken)

@@ -10,6 +10,7 @@ from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.errors import DomainError, InvalidTransition, LeaseLost, NaiveDatetime
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey, RetryScheduled
+from channel_parser.domain.message_rules import WAITING
 from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import LEASE, NAIVE, T0, at, make_message, snapshot
 
@@ -56,7 +57,7 @@ def test_naive_received_at_is_refused() -> None:
 
 def test_statuses_are_lowercase_strings_as_stored() -> None:
     assert [s.value for s in MessageStatus] == ["pending", "processing", "retry", "done", "error"]
-    assert {s for s in MessageStatus if s.waiting} == {MessageStatus.PENDING, MessageStatus.RETRY}
+    assert {MessageStatus.PENDING, MessageStatus.RETRY} == WAITING
 
 
 # -- claim -------------------------------------------------------------------
@@ -127,40 +128,6 @@ def test_claim_with_naive_now_is_refused() -> None:
     before = snapshot(message)
     with pytest.raises(NaiveDatetime):
         message.claim("w1", NAIVE, LEASE)
-    assert snapshot(message) == before
-
-
-# -- renew_lease -----------------------------------------------------------
-
-
-def test_renew_lease_extends_from_now() -> None:
-    message = claimed("w1")
-    message.renew_lease("w1", at(60), LEASE)
-    assert message.lease_until == at(60) + LEASE
-    assert message.status is MessageStatus.PROCESSING
-
-
-def test_renew_lease_by_another_owner_is_lease_lost() -> None:
-    message = claimed("w1")
-    before = snapshot(message)
-    with pytest.raises(LeaseLost):
-        message.renew_lease("w2", at(60), LEASE)
-    assert snapshot(message) == before
-
-
-def test_renew_lease_when_not_processing_is_refused() -> None:
-    message = make_message()
-    with pytest.raises(InvalidTransition):
-        message.renew_lease("w1", T0, LEASE)
-    assert message.lease_until is None
-
-
-@pytest.mark.parametrize("lease", [timedelta(0), timedelta(seconds=-1)])
-def test_renew_lease_with_non_positive_lease_is_refused(lease: timedelta) -> None:
-    message = claimed("w1")
-    before = snapshot(message)
-    with pytest.raises(ValueError, match="lease"):
-        message.renew_lease("w1", at(60), lease)
     assert snapshot(message) == before
 
 

@@ -15,6 +15,7 @@ from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.errors import DomainError, NaiveDatetime
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.message import IncomingMessage
+from channel_parser.domain.message_rules import WAITING
 from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import FAST, NAIVE, T0, make_message, snapshot
 
@@ -41,8 +42,6 @@ _ZERO = timedelta(0)
 BAD_INPUT: dict[str, Callable[[IncomingMessage, str, datetime], object]] = {
     "claim_naive": lambda m, o, _: m.claim(o, NAIVE, timedelta(seconds=10)),
     "claim_empty_lease": lambda m, o, now: m.claim(o, now, _ZERO),
-    "renew_naive": lambda m, o, _: m.renew_lease(o, NAIVE, timedelta(seconds=10)),
-    "renew_empty_lease": lambda m, o, now: m.renew_lease(o, now, _ZERO),
     "succeed_naive": lambda m, o, _: m.succeed(o, {}, NAIVE),
     "retry_naive": lambda m, o, _: m.schedule_retry(o, _TRANSIENT, BackoffPolicy(), NAIVE),
     "retry_bad_u": lambda m, o, now: m.schedule_retry(o, _TRANSIENT, _JITTERED, now, u=1.5),
@@ -50,6 +49,7 @@ BAD_INPUT: dict[str, Callable[[IncomingMessage, str, datetime], object]] = {
     "fail_naive": lambda m, o, _: m.fail(o, _TRANSIENT, NAIVE),
     "requeue_naive": lambda m, _o, _n: m.requeue(NAIVE),
     "recover_naive": lambda m, _o, _n: m.recover_stuck(NAIVE),
+    "release_naive": lambda m, o, _: m.release(o, NAIVE),
     "edit_naive": lambda m, _o, _n: m.edit_text("naive edit", NAIVE),
 }
 
@@ -108,13 +108,8 @@ class MessageLifecycle(RuleBasedStateMachine):
 
     @rule(owner=OWNERS, lease=LEASES)
     def claim(self, owner: str, lease: timedelta) -> None:
-        legal = self.message.status.waiting and self.message.is_due(self.now)
+        legal = self.message.status in WAITING and self.message.is_due(self.now)
         self._run("claim", legal, lambda: self.message.claim(owner, self.now, lease))
-
-    @precondition(lambda self: self.message.status is MessageStatus.PROCESSING)
-    @rule(owner=OWNERS, lease=LEASES)
-    def renew_lease(self, owner: str, lease: timedelta) -> None:
-        self._renew(owner, lease)
 
     @precondition(lambda self: self.message.status is MessageStatus.PROCESSING)
     @rule(owner=OWNERS, cached=st.booleans())
@@ -135,7 +130,7 @@ class MessageLifecycle(RuleBasedStateMachine):
 
     @precondition(lambda self: self.message.status is not MessageStatus.PROCESSING)
     @rule(
-        action=st.sampled_from(["renew", "succeed", "failure"]),
+        action=st.sampled_from(["succeed", "failure"]),
         owner=OWNERS,
         kind=KINDS,
         policy=POLICIES,
@@ -144,19 +139,10 @@ class MessageLifecycle(RuleBasedStateMachine):
     def lease_move_without_a_lease(
         self, action: str, owner: str, kind: FailureKind, policy: BackoffPolicy, u: float | None
     ) -> None:
-        if action == "renew":
-            self._renew(owner, timedelta(seconds=10))
-        elif action == "succeed":
+        if action == "succeed":
             self._succeed(owner, cached=False)
         else:
             self._apply_failure(owner, kind, None, policy, u)
-
-    def _renew(self, owner: str, lease: timedelta) -> None:
-        self._run(
-            "renew_lease",
-            self._holds(owner),
-            lambda: self.message.renew_lease(owner, self.now, lease),
-        )
 
     def _succeed(self, owner: str, cached: bool) -> None:
         self._run(
@@ -190,6 +176,13 @@ class MessageLifecycle(RuleBasedStateMachine):
             assert self.message.retry_count == count + (1 if retries else 0)
             assert self.message.last_error is not None
             assert self.message.last_error.kind is kind
+
+    @precondition(lambda self: self.message.status is MessageStatus.PROCESSING)
+    @rule(owner=OWNERS)
+    def release(self, owner: str) -> None:
+        self._run("release", self._holds(owner), lambda: self.message.release(owner, self.now))
+        if self.message.status is not MessageStatus.PROCESSING:  # released: claimable at once
+            assert self.message.is_due(self.now)
 
     @rule()
     def requeue(self) -> None:

@@ -89,6 +89,15 @@ def test_threshold_is_now_minus_interval() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(NaiveDatetime):
         NotificationThrottle().decide(RATE, NAIVE)
+    with pytest.raises(NaiveDatetime):
+        NotificationThrottle().decider(RATE, NAIVE)
+
+
+def test_decider_is_decide_for_one_kind_and_time_given_the_slot_later() -> None:
+    throttle = NotificationThrottle()
+    decide = throttle.decider(RATE, at(100))
+    for slot in (ThrottleSlot(), ThrottleSlot(T0, 2), ThrottleSlot(at(-300), 5)):
+        assert decide(slot) == throttle.decide(RATE, at(100), slot)
 
 
 def test_defaults_are_not_shared_between_throttles() -> None:
