@@ -17,6 +17,7 @@ from prometheus_client import (
 
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
+from channel_parser.domain.message_rules import WAITING
 from channel_parser.domain.status import MessageStatus
 
 __all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
@@ -99,8 +100,7 @@ class PrometheusMetrics:
     def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
         for status in MessageStatus:
             self.messages.labels(status.value).set(by_status.get(status, 0))
-        waiting = (status for status in MessageStatus if status.waiting)
-        self.backlog.set(sum(by_status.get(status, 0) for status in waiting))
+        self.backlog.set(sum(by_status.get(status, 0) for status in WAITING))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
