@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     """Names are the environment variables, case-insensitive (see the README's table)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,  # `TELEGRAM_API_ID=` (as .env.example ships it) means unset
     )
 
     # -- storage ---------------------------------------------------------------
