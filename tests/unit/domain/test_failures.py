@@ -98,7 +98,9 @@ def test_an_internal_error_retries_quietly_until_the_limit() -> None:
         True,
         True,
     ]
-    assert not any(gives_up(kind, 99, 3) for kind in FailureKind if kind is not FailureKind.INTERNAL)
+    assert not any(
+        gives_up(kind, 99, 3) for kind in FailureKind if kind is not FailureKind.INTERNAL
+    )
 
 
 def test_failure_retry_at_must_be_aware_and_becomes_utc() -> None:
