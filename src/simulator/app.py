@@ -161,8 +161,8 @@ class ChatHandler:
         head, tail = json.dumps(completion(request_id, model, "\x00", 1)).split("\\u0000")
         head += '{\\"summary\\": \\"'
         tail = '\\"}' + tail
+        # Chunked, no Content-Length (as streaming servers send): only reading tells its size.
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = len(head) + size + len(tail)
         await response.prepare(request)
         chunk = b"x" * HUGE_CHUNK
         with contextlib.suppress(ConnectionResetError):  # the client stopped reading: fine
