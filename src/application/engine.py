@@ -240,8 +240,8 @@ class Engine:
             raise
         except StorageError as exc:
             log.error("message %s: storage failed while saving: %s", message.key, exc)
-        except Exception:  # a bug must not stop the service; the lease brings it back
-            log.exception("message %s: unexpected error while processing", message.key)
+        except Exception:  # ProcessMessage records any error; only recording it failed
+            log.exception("message %s: could not record an internal error", message.key)
         finally:
             if not released:  # a cache hit, or an error before the call ended
                 await self._limiter.release()
