@@ -167,3 +167,33 @@ async def test_an_internal_error_in_a_real_engine_is_recorded_and_bounded(tmp_pa
         "channel_parser_llm_calls_total", {"outcome": "internal", "code": "RecursionError"}
     )
     assert sample == 3
+
+
+async def test_a_store_made_by_an_earlier_version_is_ours_and_gains_the_new_column(
+    tmp_path: Path,
+) -> None:
+    from channel_parser.adapters.storage.sqlite import SQLiteStorage
+    from channel_parser.adapters.storage.sqlite_db import APPLICATION_ID, SCHEMA
+
+    path = tmp_path / "old.sqlite3"
+    old_schema = SCHEMA.replace("    error_repeats INTEGER,\n", "")
+    assert old_schema != SCHEMA
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+        db.execute(
+            "INSERT INTO incoming_messages (channel_id, message_id, text, received_at, "
+            "processing_status, error_kind, error_code, error_message, error_at) VALUES "
+            "(1, 2, 'old', '2026-01-25T18:42:51.000000Z', 'error', 'rejected', '400', 'x', "
+            "'2026-01-25T18:42:51.000000Z')"
+        )
+    storage = await SQLiteStorage.open(path)
+    try:
+        message = await storage.messages.get(MessageKey(1, 2))
+    finally:
+        await storage.close()
+    assert message is not None and message.last_error is not None
+    assert message.last_error.repeats == 1
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(incoming_messages)")}
+        assert "error_repeats" in columns
+        assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
