@@ -16,7 +16,7 @@ from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
 from tests.fakes.llm import concurrency_error, quota_error
-from tests.unit.engine.world import Shared, World
+from tests.unit.engine.world import Shared, World, fast_config
 
 QUOTA_HEAD = "🚨 Исчерпан лимит LLM API!"
 RESTORED_HEAD = "✅ Лимит LLM API восстановлен!"
@@ -52,14 +52,14 @@ async def test_an_exception_in_the_parser_is_an_internal_error_on_the_backoff() 
 
 async def test_calls_per_message_are_bounded_whatever_goes_wrong() -> None:
     """A parser that always raises: three calls (0, 30 s, 90 s), then ERROR, then none."""
-    world = World()
+    world = World(config=fast_config(poll_interval=timedelta(minutes=10)))  # the retry timer
     world.parser.fail_when(lambda text: True, concurrency_error())  # not used: raises first
     for _ in range(100):
         world.parser.script(ValueError("a bug in output checking"))
     world.start()
     await world.post(1)
-    for _ in range(120):  # two hours
-        await world.advance(60)
+    for _ in range(12):  # two hours
+        await world.advance(600)
     message = world.message(1)
     assert len(world.parser.calls) == 3
     assert message.status is MessageStatus.ERROR
