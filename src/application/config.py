@@ -7,6 +7,7 @@ from datetime import timedelta
 import attrs
 
 from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.failures import DEFAULT_INTERNAL_ERROR_LIMIT
 from channel_parser.domain.throttle import NotificationThrottle
 
 
@@ -20,3 +21,4 @@ class EngineConfig:
     quota_probe_interval: timedelta = timedelta(minutes=5)
     shutdown_grace: timedelta = timedelta(seconds=30)
     storage_retry_max: timedelta = timedelta(seconds=30)
+    internal_error_limit: int = DEFAULT_INTERNAL_ERROR_LIMIT  # in a row, then ERROR

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import TypeVar
 
 from channel_parser.application.config import EngineConfig
@@ -27,6 +28,7 @@ from channel_parser.application.use_cases.recover_stuck import RecoverStuck
 from channel_parser.domain.failures import LLMFailure
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage
+from channel_parser.domain.message_rules import LEASED
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Engine:
         self._wake = wakeup or asyncio.Event()  # set by IngestPost when a post is stored
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held_wait_until: datetime | None = None  # until_idle: see _wait_for_held
 
     @property
     def owner(self) -> str:
@@ -84,6 +87,9 @@ class Engine:
         stuck_checker = asyncio.create_task(self._check_stuck_periodically())
         try:
             await self._guard(self._recover())  # due retries and stuck messages, at start
+            # A closed gate due a probe (the balance may be back; a misconfiguration met
+            # with other provider settings) is probed at once, not after the first idle.
+            await self._guard(self._probe())
             await self._loop(until_idle)
         finally:
             stuck_checker.cancel()
@@ -111,10 +117,12 @@ class Engine:
                 await self._limiter.release()
                 if until_idle and not self._tasks:
                     # Nothing claimable and nothing running: one more look after any
-                    # stuck recovery, then stop.
-                    if not claimed.gate.is_open or not await self._guard(self._recover()):
+                    # stuck recovery, then stop (once no dead worker holds a message).
+                    if not claimed.gate.is_open:
                         return
-                    continue
+                    if await self._guard(self._recover()) or await self._wait_for_held():
+                        continue
+                    return
                 await self._idle(claimed.gate, until_idle)
                 continue
             task = asyncio.create_task(self._handle(claimed.message))
@@ -140,15 +148,54 @@ class Engine:
         await self._limiter.release()  # it was granted just as we stopped
         return False
 
+    async def _wait_for_held(self) -> bool:
+        """until_idle, nothing due: whether to wait for messages other workers hold.
+
+        A dead worker's lease runs out within one lease of now, so it waits that long
+        (looking again every poll interval); after that, what is still held belongs to
+        live workers renewing their leases, and is left to them, saying so."""
+        stats = await self._guard(self._messages.stats())
+        if stats is None:
+            return True  # the store failed (and was waited for): look again
+        held = stats.by_status.get(LEASED, 0)
+        if not held:
+            return False
+        now = self._clock.now()
+        lease = self._config.lease
+        if self._held_wait_until is None:
+            self._held_wait_until = now + lease
+            log.info(
+                "%d message(s) held by other workers: waiting up to %.0f s for the leases "
+                "of any that died to expire",
+                held,
+                lease.total_seconds(),
+            )
+        if now >= self._held_wait_until:
+            log.warning(
+                "leaving %d message(s) to the workers holding them: their leases are still "
+                "being renewed after %.0f s, so those workers are alive",
+                held,
+                lease.total_seconds(),
+            )
+            return False
+        poll = self._config.poll_interval.total_seconds()
+        await self._wait(min(poll, (self._held_wait_until - now).total_seconds()))
+        return not self._stopping.is_set()
+
     async def _idle(self, gate: QuotaGate, until_idle: bool) -> None:
-        """Wait for a wake-up, the next due retry, the probe time or the poll interval."""
+        """Wait for a wake-up, the next due retry, the probe time or the poll interval;
+        until_idle with calls in flight, for the first of them to end (or a stop)."""
         if until_idle and self._tasks:
-            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({*self._tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
             return
         now = self._clock.now()
         timeout = self._config.poll_interval.total_seconds()
         if not gate.is_open:
-            if gate.probe_due(now):
+            if self._probe.due(gate, now):
                 result = await self._guard(self._probe())
                 if result in (ProbeResult.REOPENED, ProbeResult.STILL_CLOSED):
                     return  # the loop reads the gate again: open, or the next probe time
@@ -193,8 +240,8 @@ class Engine:
             raise
         except StorageError as exc:
             log.error("message %s: storage failed while saving: %s", message.key, exc)
-        except Exception:  # a bug must not stop the service; the lease brings it back
-            log.exception("message %s: unexpected error while processing", message.key)
+        except Exception:  # ProcessMessage records any error; only recording it failed
+            log.exception("message %s: could not record an internal error", message.key)
         finally:
             if not released:  # a cache hit, or an error before the call ended
                 await self._limiter.release()

@@ -9,7 +9,11 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from channel_parser.application.errors import ConfigurationError, StorageUnavailable
+from channel_parser.application.errors import (
+    ConfigurationError,
+    StorageError,
+    StorageUnavailable,
+)
 
 T = TypeVar("T")
 
@@ -47,12 +51,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; bad settings and an unreachable store end in one line."""
+    """Run a command's coroutine; bad settings (exit 2) and a store that cannot be reached
+    or used (exit 3) end in one line."""
     try:
         return asyncio.run(coro)
     except ConfigurationError as exc:
         fail(str(exc))
     except StorageUnavailable as exc:
         fail(f"storage unavailable: {exc}", code=3)
+    except StorageError as exc:  # e.g. a corrupt SQLite file
+        fail(f"storage failed: {exc}", code=3)
     except ServiceStopped as exc:
         fail(str(exc), code=1)

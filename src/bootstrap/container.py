@@ -76,6 +76,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         poll_interval=timedelta(seconds=settings.poll_seconds),
         stuck_check_interval=timedelta(seconds=settings.stuck_check_seconds),
         quota_probe_interval=timedelta(seconds=settings.quota_probe_seconds),
+        internal_error_limit=settings.internal_error_limit,
     )
 
 

@@ -53,6 +53,12 @@ class RedactSecrets(logging.Filter):
         return text
 
 
+# Our own loggers: LOG_LEVEL. Every other library's (httpx2, httpcore2, openai, pymongo,
+# telethon, aiohttp, ... whatever their names): LOG_LIBRARIES, WARNING by default, so that
+# LOG_LEVEL=DEBUG does not bring their chatter (a line per HTTP event) with it.
+OURS = "channel_parser"
+
+
 def configure_logging(settings: Settings, level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
@@ -61,6 +67,5 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level or settings.log_level)
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "pymongo", "telethon", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root.setLevel(settings.log_libraries)
+    logging.getLogger(OURS).setLevel(level or settings.log_level)

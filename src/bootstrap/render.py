@@ -17,6 +17,7 @@ def status_as_dict(report: StatusReport) -> dict[str, Any]:
         "at": report.at.isoformat(),
         "messages": {str(s): stats.by_status.get(s, 0) for s in MessageStatus},
         "total": stats.total,
+        "unreadable": stats.unreadable,
         "retry_histogram": [
             {"retry_count": count, "messages": n} for count, n in stats.retry_histogram.items()
         ],
@@ -56,6 +57,8 @@ def print_status(
     for name, count in data["messages"].items():
         table.add_row(name, str(count))
     table.add_row("[dim]answered from cache[/dim]", str(data["from_cache"]))
+    if data["unreadable"]:
+        table.add_row("[red]unreadable (skipped)[/red]", str(data["unreadable"]))
     console.print(table)
     if data["retry_histogram"]:
         histogram = Table(title="Messages in retry by retry_count")

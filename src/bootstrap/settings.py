@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from channel_parser.application.errors import ConfigurationError
 
 Provider = Literal["zai", "zai-coding", "openai", "compatible"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+DAY = 86_400.0
+WEEK = 7 * DAY
+
+
+def _seconds(default: float, low: float, high: float) -> Any:
+    """A time setting: finite (no inf/nan), from *low* to *high* seconds. Every wait the
+    service makes is bounded, nothing spins, and no time sum can overflow a date."""
+    return Field(default=default, ge=low, le=high, allow_inf_nan=False)
 
 
 def _split_commas(value: Any) -> Any:
@@ -40,32 +51,35 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None  # default: the provider's preset
     llm_model: str | None = None  # default: the provider's preset
     llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_timeout: float = _seconds(60.0, 0.1, 3600.0)  # the deadline of one whole call
     llm_prompt_file: Path | None = None  # default: the shipped prompt
     llm_schema_file: Path | None = None  # default: the shipped general post schema
-    llm_max_post_chars: int = Field(default=20_000, ge=100)
+    llm_max_post_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    llm_max_reply_bytes: int = Field(default=1_048_576, ge=1024, le=100_000_000)
+    llm_max_result_bytes: int = Field(default=262_144, ge=1024, le=8_000_000)
 
     # -- retries, concurrency, timers ----------------------------------------------
-    backoff_base_seconds: float = Field(default=30.0, gt=0)
-    backoff_factor: float = Field(default=2.0, ge=1)
-    backoff_cap_seconds: float = Field(default=480.0, gt=0)
-    backoff_jitter: float = Field(default=0.0, ge=0, le=1)
-    concurrency_start: int = Field(default=4, ge=1)
-    concurrency_min: int = Field(default=1, ge=1)
-    concurrency_max: int = Field(default=32, ge=1)
-    lease_seconds: float = Field(default=60.0, ge=1)  # renewed every third of it
-    stuck_check_seconds: float = Field(default=60.0, gt=0)
-    quota_probe_seconds: float = Field(default=300.0, gt=0)
-    poll_seconds: float = Field(default=2.0, gt=0)
-    notify_quota_interval_seconds: float = Field(default=900.0, ge=0)
-    notify_rate_interval_seconds: float = Field(default=300.0, ge=0)
+    backoff_base_seconds: float = _seconds(30.0, 0.01, DAY)
+    backoff_factor: float = Field(default=2.0, ge=1, le=100, allow_inf_nan=False)
+    backoff_cap_seconds: float = _seconds(480.0, 0.01, DAY)
+    backoff_jitter: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    internal_error_limit: int = Field(default=3, ge=1, le=100)
+    concurrency_start: int = Field(default=4, ge=1, le=10_000)
+    concurrency_min: int = Field(default=1, ge=1, le=10_000)
+    concurrency_max: int = Field(default=32, ge=1, le=10_000)
+    lease_seconds: float = _seconds(60.0, 1.0, DAY)  # renewed every third of it
+    stuck_check_seconds: float = _seconds(60.0, 0.1, DAY)
+    quota_probe_seconds: float = _seconds(300.0, 0.1, DAY)
+    poll_seconds: float = _seconds(2.0, 0.01, 3600.0)
+    notify_quota_interval_seconds: float = _seconds(900.0, 0.0, WEEK)
+    notify_rate_interval_seconds: float = _seconds(300.0, 0.0, WEEK)
 
     # -- Telegram ----------------------------------------------------------------
     telegram_api_id: int | None = None
     telegram_api_hash: SecretStr | None = None
     telegram_session: Path = Path("channel-parser.session")
     telegram_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    backfill_seconds: float = Field(default=300.0, gt=0)
+    backfill_seconds: float = _seconds(300.0, 1.0, DAY)
     admin_bot_token: SecretStr | None = None
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_bot_api_base: str = "https://api.telegram.org"
@@ -73,9 +87,26 @@ class Settings(BaseSettings):
     # -- the service ---------------------------------------------------------------
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: no HTTP endpoint
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
+    log_libraries: LogLevel = "WARNING"  # other libraries' loggers (httpx, pymongo, ...)
 
     _split = field_validator("telegram_channels", "admin_chat_ids", mode="before")(_split_commas)
+
+    @field_validator("admin_bot_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """An http(s) URL with a host and a valid port, checked now rather than when the
+        first notification is sent."""
+        try:
+            url = urllib.parse.urlsplit(value)
+            port = url.port  # ValueError when out of range or not a number
+        except ValueError as exc:
+            raise ValueError(f"not a usable URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if port == 0:
+            raise ValueError("port 0 is not a port a server listens on")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -88,7 +119,7 @@ class Settings(BaseSettings):
             raise ValueError("BACKOFF_CAP_SECONDS must not be below BACKOFF_BASE_SECONDS")
         return self
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_libraries", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value

@@ -20,6 +20,10 @@ class FailureKind(enum.StrEnum):
     TRANSIENT = "transient"
     REJECTED = "rejected"
     MISCONFIGURED = "misconfigured"
+    # Anything else that went wrong while handling a claimed message (a bug, a reply no
+    # other kind covers): retried with the backoff, and after INTERNAL_ERROR_LIMIT in a
+    # row the message goes to ERROR for a person to look at (see give_up).
+    INTERNAL = "internal"
 
 
 class NotificationKind(enum.StrEnum):
@@ -62,6 +66,7 @@ EFFECTS: dict[FailureKind, FailureEffect] = {
     ),
     FailureKind.TRANSIENT: FailureEffect(MessageStatus.RETRY, GateAction.NONE, None, False),
     FailureKind.REJECTED: FailureEffect(MessageStatus.ERROR, GateAction.NONE, None, False),
+    FailureKind.INTERNAL: FailureEffect(MessageStatus.RETRY, GateAction.NONE, None, False),
     FailureKind.MISCONFIGURED: FailureEffect(
         MessageStatus.ERROR,
         GateAction.CLOSE_MISCONFIGURED,
@@ -69,6 +74,17 @@ EFFECTS: dict[FailureKind, FailureEffect] = {
         False,
     ),
 }
+
+# How many internal errors in a row a message is retried through before it goes to ERROR.
+DEFAULT_INTERNAL_ERROR_LIMIT = 3
+
+
+def gives_up(kind: FailureKind, in_a_row: int, internal_limit: int) -> bool:
+    """Whether a failure that would be retried stops the message instead: the
+    *in_a_row*-th internal error in a row (this one included) once it reaches the limit,
+    so that a failure no other kind covers cannot cost a paid call forever."""
+    return kind is FailureKind.INTERNAL and in_a_row >= internal_limit
+
 
 # Failures that stop a message only because the service could not call the LLM:
 # such messages are requeued when the gate opens again.

@@ -19,7 +19,12 @@ import attrs
 
 from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.errors import InvalidTransition, LeaseLost
-from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.failures import (
+    DEFAULT_INTERNAL_ERROR_LIMIT,
+    FailureKind,
+    LLMFailure,
+    gives_up,
+)
 from channel_parser.domain.message_rules import (
     DUE,
     EDITABLE,
@@ -50,12 +55,20 @@ class MessageKey:
 
 @attrs.frozen
 class ErrorInfo:
-    """The last failure recorded on a message."""
+    """The last failure recorded on a message, and how many of its kind came in a row."""
 
     kind: FailureKind
     code: str | None
     message: str
     at: datetime
+    repeats: int = 1  # failures of this kind in a row, this one included
+
+    @classmethod
+    def after(cls, previous: ErrorInfo | None, failure: LLMFailure, now: datetime) -> ErrorInfo:
+        """The error recorded for *failure*, counting it onto *previous* when of its kind."""
+        same = previous is not None and previous.kind is failure.kind
+        repeats = previous.repeats + 1 if previous is not None and same else 1
+        return cls(failure.kind, failure.code, failure.message, now, repeats)
 
 
 @attrs.frozen
@@ -160,7 +173,7 @@ class IncomingMessage:
         self.retry_count = attempt
         self.status = MessageStatus.RETRY
         self.retry_after = retry_after
-        self.last_error = ErrorInfo(failure.kind, failure.code, failure.message, now)
+        self.last_error = ErrorInfo.after(self.last_error, failure, now)
         self._release(now)
         return RetryScheduled(self.retry_count, retry_after - now, retry_after)
 
@@ -170,7 +183,7 @@ class IncomingMessage:
         now = require_aware(now, "now")
         self.status = MessageStatus.ERROR
         self.retry_after = None
-        self.last_error = ErrorInfo(failure.kind, failure.code, failure.message, now)
+        self.last_error = ErrorInfo.after(self.last_error, failure, now)
         self._release(now)
 
     def apply_failure(
@@ -180,9 +193,13 @@ class IncomingMessage:
         policy: BackoffPolicy,
         now: datetime,
         u: float | None = None,
+        internal_limit: int = DEFAULT_INTERNAL_ERROR_LIMIT,
     ) -> RetryScheduled | None:
-        """Move the message as the failure's kind says: RETRY (returns the schedule) or ERROR."""
-        if failure.effect.message_status is MessageStatus.RETRY:
+        """Move the message as the failure's kind says: RETRY (returns the schedule) or
+        ERROR; an internal error goes to ERROR once it is the *internal_limit*-th in a row."""
+        in_a_row = ErrorInfo.after(self.last_error, failure, now).repeats
+        retried = failure.effect.message_status is MessageStatus.RETRY
+        if retried and not gives_up(failure.kind, in_a_row, internal_limit):
             return self.schedule_retry(owner, failure, policy, now, u)
         self.fail(owner, failure, now)
         return None

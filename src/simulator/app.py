@@ -31,8 +31,19 @@ CHAT_PATHS = (
 )
 # Faults that pass the limits and answer (or hang, or drop) like a real call.
 ANSWERING_FAULTS = frozenset(
-    {Fault.HANG, Fault.DROP, Fault.NON_JSON, Fault.SCHEMA_BREAK, Fault.SENSITIVE}
+    {
+        Fault.HANG,
+        Fault.DROP,
+        Fault.NON_JSON,
+        Fault.SCHEMA_BREAK,
+        Fault.SENSITIVE,
+        Fault.DEEP,
+        Fault.DRIP,
+        Fault.HUGE,
+        Fault.NO_CHOICES,
+    }
 )
+HUGE_CHUNK = 1 << 20
 STATE = web.AppKey("state", SimulatorState)
 CLOSING = web.AppKey("closing", asyncio.Event)
 
@@ -103,22 +114,65 @@ class ChatHandler:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response()  # never sent: the connection is gone
+        kind = None if fault is None else fault.kind
+        if kind == Fault.HUGE:
+            return await self._huge(request, request_id, model)
         finish_reason = "stop"
-        if fault is not None and fault.kind == Fault.SENSITIVE:
+        if kind == Fault.SENSITIVE:
             content, finish_reason = "", "sensitive"
-        elif fault is not None and fault.kind == Fault.NON_JSON:
+        elif kind == Fault.NON_JSON:
             content = NON_JSON_ANSWER
-        elif fault is not None and fault.kind == Fault.SCHEMA_BREAK:
+        elif kind == Fault.SCHEMA_BREAK:
             content = SCHEMA_BREAKING_ANSWER
+        elif kind == Fault.DEEP:
+            levels = self.state.config.deep_levels
+            content = '{"a":' * levels + "1" + "}" * levels
         else:
             content = json.dumps(parse_result(text), ensure_ascii=False)
         prompt_chars = len(json.dumps(body.get("messages"), ensure_ascii=False))
         reply = completion(request_id, model, content, prompt_chars, finish_reason)
+        if kind == Fault.NO_CHOICES:
+            reply["choices"] = []
         self.state.charge(reply["usage"]["total_tokens"])
         if fault is None:
             self.state.successes += 1
             self.state.successes_by_text[text_key(text)] += 1
+        if kind == Fault.DRIP:
+            return await self._drip(request, json.dumps(reply).encode())
         return web.json_response(reply)
+
+    async def _drip(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """The reply one byte at a time: every read is quick, the whole is not."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):  # the client gave up: fine
+            for i in range(len(body)):
+                if self.closing.is_set():
+                    break
+                await response.write(body[i : i + 1])
+                await asyncio.sleep(self.state.config.drip_seconds)
+        return response
+
+    async def _huge(self, request: web.Request, request_id: str, model: str) -> web.StreamResponse:
+        """A good completion whose answer holds a string of huge_bytes bytes, generated
+        as it is sent (the simulator never holds it)."""
+        size = self.state.config.huge_bytes
+        head, tail = json.dumps(completion(request_id, model, "\x00", 1)).split("\\u0000")
+        head += '{\\"summary\\": \\"'
+        tail = '\\"}' + tail
+        # Chunked, no Content-Length (as streaming servers send): only reading tells its size.
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        chunk = b"x" * HUGE_CHUNK
+        with contextlib.suppress(ConnectionResetError):  # the client stopped reading: fine
+            await response.write(head.encode())
+            left = size
+            while left > 0 and not self.closing.is_set():
+                await response.write(chunk[: min(left, HUGE_CHUNK)])
+                left -= HUGE_CHUNK
+            await response.write(tail.encode())
+        return response
 
     def _fault_reply(self, fault: FaultSpec, request_id: str) -> web.Response:
         if fault.kind in (Fault.HTTP_500, Fault.HTTP_503):

@@ -22,6 +22,10 @@ class Fault(enum.StrEnum):
     SCHEMA_BREAK = "schema_break"  # a 200 whose answer is JSON that breaks the schema
     ERROR_IN_200 = "error_in_200"  # a 200 whose body is an error object (1305)
     SENSITIVE = "sensitive"  # a 200 whose answer the content filter ended (finish_reason)
+    DEEP = "deep"  # a 200 whose answer is a JSON object nesting `deep_levels` levels
+    DRIP = "drip"  # a good 200 sent one byte every `drip_seconds`
+    HUGE = "huge"  # a 200 whose answer holds a string of `huge_bytes` bytes, streamed
+    NO_CHOICES = "no_choices"  # a 200 whose body is {"choices": []}
 
 
 ZAI_MESSAGES: dict[str, str] = {
@@ -127,3 +131,6 @@ class SimulatorConfig:
     latency: Latency = attrs.field(default=Latency(), converter=_latency)
     seed: int = 0
     hang_seconds: float = 3600.0  # how long a "hang" fault holds the request
+    deep_levels: int = 100_000  # how deep a "deep" answer nests
+    drip_seconds: float = 0.5  # a "drip" reply's pause between bytes
+    huge_bytes: int = 200_000_000  # the length of a "huge" answer's string

@@ -444,6 +444,55 @@ class StorageContract:
         )
         assert taken == SlotTaken(True, 2)
 
+    async def test_a_cleared_notification_slot_sends_at_once(self, stores: Stores) -> None:
+        """After the balance comes back, the next exhaustion is told at once (SPEC.md)."""
+        state = stores.state
+        kind = NotificationKind.QUOTA_EXHAUSTED
+
+        async def take(seconds: float) -> SlotTaken:
+            now = at(seconds)
+            return await state.take_notification_slot(kind, now, THROTTLE.decider(kind, now))
+
+        await state.clear_notification_slot(kind)  # nothing to clear: no effect
+        assert await take(0) == SlotTaken(True, 0)
+        assert await take(10) == SlotTaken(False, 0)
+        rate = NotificationKind.RATE_LIMITED
+        assert await state.take_notification_slot(rate, at(10), THROTTLE.decider(rate, at(10)))
+        await state.clear_notification_slot(kind)
+        assert await take(20) == SlotTaken(True, 0)
+        assert await take(30) == SlotTaken(False, 0)
+        assert await take(20 + 900) == SlotTaken(True, 1)
+        # another kind's slot is untouched
+        assert not (
+            await state.take_notification_slot(rate, at(20), THROTTLE.decider(rate, at(20)))
+        ).taken
+
+    async def test_a_misconfigured_gate_keeps_the_settings_it_closed_with(
+        self, stores: Stores
+    ) -> None:
+        bad_key = LLMFailure(FailureKind.MISCONFIGURED, "1002", "Authorization Token invalid")
+        closed = QuotaGate().close(bad_key, T0, timedelta(minutes=5), settings="0123abcd")
+        await stores.state.set_quota_gate(closed)
+        got = await stores.state.quota_gate()
+        assert got == closed and got.closed_with == "0123abcd"
+        assert got.state is GateState.MISCONFIGURED and got.probe_at is None
+
+    async def test_failures_of_one_kind_in_a_row_are_counted(self, stores: Stores) -> None:
+        repo = stores.messages
+        internal = LLMFailure(FailureKind.INTERNAL, "RecursionError", "too deep")
+        msg = await claimed(repo, 1, 10, T0)
+        msg.apply_failure("w1", internal, POLICY, T0)
+        assert await repo.save(msg, "w1")
+        again = await repo.claim_next("w2", at(30), LEASE)
+        assert again is not None and again.last_error is not None
+        assert (again.last_error.kind, again.last_error.repeats) == (FailureKind.INTERNAL, 1)
+        again.apply_failure("w2", internal, POLICY, at(30), internal_limit=2)
+        assert await repo.save(again, "w2")
+        got = await repo.get(msg.key)
+        assert got is not None and got.status is MessageStatus.ERROR
+        assert got.last_error is not None and got.last_error.repeats == 2
+        assert (await repo.stats()).errors_by_kind == {"internal": 1}
+
     async def test_learned_limit(self, stores: Stores) -> None:
         assert await stores.state.learned_limit() is None
         await stores.state.set_learned_limit(6.5)

@@ -18,7 +18,8 @@ def default_result(text: str) -> dict[str, Any]:
 class FakeParser:
     """Answers ``ParseSuccess(default_result(text))`` unless told otherwise.
 
-    - ``script(*outcomes)`` queues outcomes for the next calls, in order;
+    - ``script(*outcomes)`` queues outcomes for the next calls, in order (an exception
+      in the queue is raised by its call, as a bug in a real parser would be);
     - ``fail_when(predicate, failure)`` fails every call whose text matches;
     - ``gate`` (an asyncio.Event), when set up, makes calls wait until it is set,
       so a test can hold calls in flight.
@@ -27,7 +28,8 @@ class FakeParser:
     def __init__(self, provider: str = "fake", fingerprint: str = "fake-v1") -> None:
         self._provider = provider
         self._fingerprint = fingerprint
-        self.queue: deque[ParseOutcome] = deque()
+        self.settings_fingerprint = f"{provider}-settings-1"  # change it to "fix" the settings
+        self.queue: deque[ParseOutcome | Exception] = deque()
         self.rules: list[tuple[Callable[[str], bool], ParseOutcome]] = []
         self.calls: list[ParseRequest] = []
         self.in_flight = 0
@@ -42,7 +44,8 @@ class FakeParser:
     def fingerprint(self) -> str:
         return self._fingerprint
 
-    def script(self, *outcomes: ParseOutcome) -> None:
+    def script(self, *outcomes: ParseOutcome | Exception) -> None:
+        """Queue outcomes for the next calls; an exception is raised by its call."""
         self.queue.extend(outcomes)
 
     def fail_when(self, predicate: Callable[[str], bool], failure: ParseOutcome) -> None:
@@ -61,7 +64,10 @@ class FakeParser:
             else:
                 await asyncio.sleep(0)
             if self.queue:
-                return self.queue.popleft()
+                outcome = self.queue.popleft()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return outcome
             for predicate, outcome in self.rules:
                 if predicate(request.text):
                     return outcome

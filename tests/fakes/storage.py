@@ -210,6 +210,9 @@ class InMemoryServiceState:
         self.slots[kind] = decision.slot
         return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
+    async def clear_notification_slot(self, kind: NotificationKind) -> None:
+        self.slots.pop(kind, None)
+
     async def learned_limit(self) -> float | None:
         return self.limit
 

@@ -67,6 +67,11 @@ CASES: dict[str, Case] = {
     "1211 unknown model": Case(("1211",), ERROR, M, "1211", MISCONFIGURED),
     "1002 bad key": Case(("1002",), ERROR, M, "1002", MISCONFIGURED),
     "1113 no balance": Case(("1113",), ERROR, Q, "1113", QUOTA),
+    # issue 12: bounded replies, whole-call deadlines, the provider's empty answer
+    "no choices (no repair asked)": Case(("no_choices",), RETRY, T, "no_choices", None),
+    "JSON 100 000 deep twice": Case(("deep", "deep"), ERROR, X, "invalid_output", None),
+    "a 200 MB reply": Case(("huge",), ERROR, X, "reply_too_large", None),
+    "a byte every 0.5 s": Case(("drip",), RETRY, T, "timeout", None),
 }
 
 

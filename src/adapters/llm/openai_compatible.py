@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -11,7 +13,14 @@ from typing import Any
 
 import openai
 
-from channel_parser.adapters.llm.classifier import classify_status, error_object
+from channel_parser.adapters.llm.bounds import (
+    MAX_REPLY_DEPTH,
+    LimitedTransport,
+    ReplyTooLarge,
+    ReplyUndecodable,
+    nests_deeper_than,
+)
+from channel_parser.adapters.llm.classifier import classify_status, error_object, timeout_failure
 from channel_parser.adapters.llm.logs import log_failure
 from channel_parser.adapters.llm.prompting import (
     PromptSpec,
@@ -30,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 Message = dict[str, str]
 CONTENT_FILTERED = frozenset({"sensitive", "content_filter"})
+DEFAULT_MAX_REPLY_BYTES = 1_048_576
+DEFAULT_MAX_RESULT_BYTES = 262_144
 
 
 def _utc_now() -> datetime:
@@ -37,7 +48,12 @@ def _utc_now() -> datetime:
 
 
 class OpenAICompatibleParser:
-    """Parses a post with one chat completion (two when the first answer must be repaired)."""
+    """Parses a post with one chat completion (two when the first answer must be repaired).
+
+    Each completion call has *timeout* seconds from the request to the reply's last byte
+    (not per read: a provider dripping bytes cannot stretch it); a reply is read at most
+    *max_reply_bytes* far, and a result larger than *max_result_bytes* (as JSON) is refused.
+    """
 
     def __init__(
         self,
@@ -46,12 +62,15 @@ class OpenAICompatibleParser:
         *,
         timeout: float = 60.0,
         max_post_chars: int = 20_000,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._config = config
         self._spec = spec
         self._timeout = timeout
         self._max_post_chars = max_post_chars
+        self._max_result_bytes = max_result_bytes
         self._now = now
         # We own retries (backoff per message, SPEC.md): the SDK's own are off.
         self._client = openai.AsyncOpenAI(
@@ -59,6 +78,9 @@ class OpenAICompatibleParser:
             base_url=config.base_url,
             timeout=timeout,
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(
+                transport=LimitedTransport(max_reply_bytes), timeout=timeout
+            ),
         )
 
     @classmethod
@@ -76,6 +98,8 @@ class OpenAICompatibleParser:
             spec,
             timeout=settings.llm_timeout,
             max_post_chars=settings.llm_max_post_chars,
+            max_reply_bytes=settings.llm_max_reply_bytes,
+            max_result_bytes=settings.llm_max_result_bytes,
             now=now,
         )
 
@@ -91,6 +115,13 @@ class OpenAICompatibleParser:
     def fingerprint(self) -> str:
         return self._spec.fingerprint(self._config.model)
 
+    @property
+    def settings_fingerprint(self) -> str:
+        """The provider, base URL, model and a hash of the key (never the key itself)."""
+        key = hashlib.sha256((self._config.api_key or "").encode()).hexdigest()
+        parts = [self._config.name, self._config.base_url, self._config.model, key]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
     async def parse(self, request: ParseRequest) -> ParseOutcome:
         messages: list[Message] = [
             {"role": "system", "content": self._spec.system_message},
@@ -101,9 +132,9 @@ class OpenAICompatibleParser:
             reply = await self._complete(messages, request)
             if isinstance(reply, LLMFailure):
                 return reply
-            checked = check_output(reply, self._spec.schema)
+            checked = check_output(reply, self._spec.schema, self._spec.validator)
             if isinstance(checked, dict):
-                return ParseSuccess(checked)
+                return self._bounded(checked, request)
             problem = checked
             if attempt == 1:
                 logger.info(
@@ -122,29 +153,49 @@ class OpenAICompatibleParser:
         log_failure(logger, failure, request.message_ref, self.provider, failure.message)
         return failure
 
+    def _bounded(self, result: dict[str, Any], request: ParseRequest) -> ParseOutcome:
+        """The result, unless it is too large to store (asking again would cost as much)."""
+        size = len(json.dumps(result, ensure_ascii=False).encode())
+        if size <= self._max_result_bytes:
+            return ParseSuccess(result)
+        failure = LLMFailure(
+            FailureKind.REJECTED,
+            "result_too_large",
+            f"the result is {size} bytes as JSON, more than {self._max_result_bytes} "
+            "(LLM_MAX_RESULT_BYTES)",
+        )
+        return self._failed(failure, failure.message, request)
+
     async def _complete(
         self, messages: list[Message], request: ParseRequest
     ) -> str | LLMFailure | None:
         """The answer's text, or the classified failure (already logged)."""
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
-                model=self._config.model,
-                messages=messages,
-                response_format={"type": "json_object"},
-            )
-            body: Any = json.loads(raw.text)
-        except openai.OpenAIError as exc:
-            failure = failure_from_sdk_error(exc, self._now(), self._timeout)
-            return self._failed(failure, sdk_error_text(exc), request)
-        except Exception as exc:  # a body that is not JSON, or anything else: never raise
-            failure = LLMFailure(
-                FailureKind.TRANSIENT, "invalid_response", f"{type(exc).__name__}: {exc}"
-            )
+            # The deadline of the whole call, the reply's last byte included.
+            async with asyncio.timeout(self._timeout):
+                raw = await self._client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
+                    model=self._config.model,
+                    messages=messages,
+                    response_format={"type": "json_object"},
+                )
+                text = raw.text
+            if nests_deeper_than(text, MAX_REPLY_DEPTH):
+                raise ValueError(f"the reply's JSON nests deeper than {MAX_REPLY_DEPTH} levels")
+            body: Any = json.loads(text)
+        except TimeoutError:
+            failure = timeout_failure(self._timeout)
             return self._failed(failure, failure.message, request)
-        if not _has_choices(body) and error_object(body) is not None:
-            # An error object in an HTTP 200 (Z.AI's 1305 was seen so) is no completion.
-            failure = classify_status(raw.status_code, body, dict(raw.headers), self._now())
-            return self._failed(failure, f"Error code: {raw.status_code} - {body}", request)
+        except Exception as exc:  # the SDK's errors, a body that is not JSON: never raise
+            failure = self._classify_error(exc)
+            return self._failed(failure, _error_text(exc), request)
+        if not _has_choices(body):
+            if error_object(body) is not None:
+                # An error object in an HTTP 200 (Z.AI's 1305 was seen so) is no completion.
+                failure = classify_status(raw.status_code, body, dict(raw.headers), self._now())
+                return self._failed(failure, f"Error code: {raw.status_code} - {body}", request)
+            # No answer at all ({"choices": []}): the provider's fault, not the post's.
+            failure = LLMFailure(FailureKind.TRANSIENT, "no_choices", "the reply holds no choices")
+            return self._failed(failure, f"Error code: {raw.status_code} - {body}"[:500], request)
         if _finish_reason(body) in CONTENT_FILTERED:
             # Z.AI ends a blocked answer with finish_reason "sensitive": asking again won't help
             failure = LLMFailure(
@@ -154,6 +205,18 @@ class OpenAICompatibleParser:
             )
             return self._failed(failure, f"finish_reason {_finish_reason(body)!r}", request)
         return _content(body)
+
+    def _classify_error(self, exc: Exception) -> LLMFailure:
+        too_large = _cause_of(exc, ReplyTooLarge)
+        if too_large is not None:
+            return LLMFailure(FailureKind.REJECTED, "reply_too_large", str(too_large))
+        if isinstance(exc, openai.OpenAIError):
+            return failure_from_sdk_error(exc, self._now(), self._timeout)
+        undecodable = _cause_of(exc, ReplyUndecodable)
+        shown = undecodable or exc
+        return LLMFailure(
+            FailureKind.TRANSIENT, "invalid_response", f"{type(shown).__name__}: {shown}"[:500]
+        )
 
     def _failed(self, failure: LLMFailure, error_text: str, request: ParseRequest) -> LLMFailure:
         key = self._config.api_key
@@ -176,6 +239,22 @@ class OpenAICompatibleParser:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _cause_of(exc: BaseException, kind: type[Exception]) -> BaseException | None:
+    """*exc* or the first of its causes that is a *kind* (the SDK may wrap it)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None or isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, openai.OpenAIError):
+        return sdk_error_text(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _has_choices(body: Any) -> bool:

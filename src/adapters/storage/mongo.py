@@ -13,7 +13,11 @@ from channel_parser.adapters.storage.mongo_state import (
     MongoParseCache,
     MongoServiceState,
 )
-from channel_parser.application.errors import ConfigurationError, StorageUnavailable
+from channel_parser.application.errors import (
+    ConfigurationError,
+    StorageError,
+    StorageUnavailable,
+)
 
 MESSAGES = "incoming_messages"
 PARSE_CACHE = "parse_cache"
@@ -57,6 +61,11 @@ class MongoStorage:
             await client.close()
             raise StorageUnavailable(
                 f"MongoDB at {hosts_of(uri)} did not answer within {server_timeout:g} s"
+            ) from exc.__cause__
+        except StorageError as exc:  # e.g. a mongodb+srv:// name that does not resolve
+            await client.close()
+            raise StorageUnavailable(
+                f"MongoDB at {hosts_of(uri)} cannot be reached: {exc}"
             ) from exc.__cause__
         except BaseException:
             await client.close()

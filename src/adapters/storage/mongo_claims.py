@@ -21,6 +21,7 @@ can be claimed again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,17 +46,23 @@ async def claim_oldest(
     now: datetime,
     lease: timedelta,
     claim: Document,
+    skip: Collection[str] = (),
+    readable: Callable[[Document], bool] = lambda _: True,
 ) -> Document | None:
     """Claim the oldest message matching *due* for *owner*, writing the update *claim* (the
-    domain's claim changes: the lease until now + lease); None when there is none."""
+    domain's claim changes: the lease until now + lease); None when there is none. Messages
+    whose ``_id`` is in *skip*, and candidates that are not *readable* (a document edited
+    by hand out of shape, which the caller then adds to *skip*), are passed over."""
     lost: list[str] = []
-    while True:  # each lost round skips a message: the loop ends
-        query = {"$and": [due, {"_id": {"$nin": lost}}]} if lost else due
-        candidate = await messages.find_one(
-            query, sort=CLAIM_ORDER, projection={"_id": True, "claim_seq": True}
-        )
+    while True:  # each lost or unreadable round skips a message: the loop ends
+        passed = [*lost, *skip]
+        query = {"$and": [due, {"_id": {"$nin": passed}}]} if passed else due
+        candidate = await messages.find_one(query, sort=CLAIM_ORDER)
         if candidate is None:
             return None
+        if not readable(candidate):
+            lost.append(candidate["_id"])
+            continue
         generation = int(candidate.get("claim_seq", 0))
         token = f"{candidate['_id']}#{generation}"
         try:

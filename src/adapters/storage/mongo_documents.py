@@ -7,7 +7,7 @@ top-level (SPEC.md, "Monitoring"). Fields that are None are left out of the docu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import attrs
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import DUE, Changes, DueRule
-from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus, all_spellings, parse_status, spellings
 
 # Written by save(): every field a transition may change (never the identity or the text),
 # by its name in the domain.
@@ -47,7 +47,13 @@ def key_filter(key: MessageKey) -> dict[str, Any]:
 def _error_document(error: ErrorInfo | None) -> dict[str, Any] | None:
     if error is None:
         return None
-    return {"kind": str(error.kind), "code": error.code, "message": error.message, "at": error.at}
+    return {
+        "kind": str(error.kind),
+        "code": error.code,
+        "message": error.message,
+        "at": error.at,
+        "repeats": error.repeats,
+    }
 
 
 def _retry_count(count: int) -> int | None:
@@ -104,18 +110,28 @@ def state_update(message: IncomingMessage) -> dict[str, Any]:
 def _error_info(error: dict[str, Any] | None) -> ErrorInfo | None:
     if not error:
         return None
-    return ErrorInfo(FailureKind(error["kind"]), error.get("code"), error["message"], error["at"])
+    return ErrorInfo(
+        FailureKind(error["kind"]),
+        error.get("code"),
+        str(error.get("message") or ""),
+        error["at"],
+        int(error.get("repeats") or 1),
+    )
 
 
 def from_document(doc: dict[str, Any]) -> IncomingMessage:
+    """The message of a document; an error (KeyError, ValueError, ...) for a document
+    edited by hand into something it cannot be (see unreadable.py)."""
     error = doc.get("last_error")
+    if not isinstance(doc["text"], str):
+        raise ValueError("text is not a string")
     return IncomingMessage(
-        channel_id=doc["channel_id"],
-        message_id=doc["message_id"],
+        channel_id=int(doc["channel_id"]),
+        message_id=int(doc["message_id"]),
         text=doc["text"],
         received_at=doc["received_at"],
         posted_at=doc.get("posted_at"),
-        status=MessageStatus(doc["processing_status"]),
+        status=parse_status(doc["processing_status"]),
         retry_count=doc.get("retry_count") or 0,
         retry_after=doc.get("retry_after"),
         lease_owner=doc.get("lease_owner"),
@@ -129,18 +145,30 @@ def from_document(doc: dict[str, Any]) -> IncomingMessage:
 
 
 def status_field(status: MessageStatus) -> dict[str, Any]:
+    """The status as we write it (a filter on documents only we have written)."""
     return {"processing_status": str(status)}
+
+
+def status_in(statuses: Collection[MessageStatus]) -> dict[str, Any]:
+    """Documents in one of *statuses*, however a person spelled it by hand."""
+    return {"processing_status": {"$in": list(all_spellings(statuses))}}
 
 
 def due_filter(now: datetime, rule: DueRule = DUE) -> dict[str, Any]:
     """The domain's due rule: a status due at once, or a status due once its retry_after
-    has passed (or is unset). One equality per status, as FerretDB pushes those down."""
+    has passed (or is unset), in every spelling a store accepts (``PENDING`` set by hand
+    is due). One equality per spelling, as FerretDB pushes those down."""
     return {
         "$or": [
-            *(status_field(s) for s in sorted(rule.at_once)),
             *(
-                {**status_field(s), "retry_after": when}
+                {"processing_status": spelled}
+                for s in sorted(rule.at_once)
+                for spelled in spellings(s)
+            ),
+            *(
+                {"processing_status": spelled, "retry_after": when}
                 for s in sorted(rule.after_retry_time)
+                for spelled in spellings(s)
                 for when in ({"$lte": now}, None)
             ),
         ]

@@ -23,9 +23,11 @@ from channel_parser.adapters.storage.mongo_documents import (
     key_filter,
     state_update,
     status_field,
+    status_in,
     to_document,
 )
 from channel_parser.adapters.storage.mongo_errors import translated
+from channel_parser.adapters.storage.unreadable import UnreadableRecords
 from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
@@ -37,7 +39,7 @@ from channel_parser.domain.message_rules import (
     edit_changes,
     requeue_changes,
 )
-from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
 
 Document = dict[str, Any]
 
@@ -61,6 +63,12 @@ class MongoMessageRepository:
     ) -> None:
         self._c = collection
         self._tokens = tokens  # see mongo_claims
+        self._unreadable: UnreadableRecords[str] = UnreadableRecords("message")
+
+    def _read(self, doc: Document) -> IncomingMessage | None:
+        """The document's message, or None (one WARNING naming it) when it cannot be read."""
+        doc_id = str(doc.get("_id"))
+        return self._unreadable.read(doc_id, doc_id, doc, from_document)
 
     async def create_indexes(self) -> None:
         with translated("creating the indexes of incoming_messages"):
@@ -80,7 +88,7 @@ class MongoMessageRepository:
             edited = await self._c.update_one(
                 {
                     **key,
-                    "processing_status": {"$in": [str(s) for s in sorted(EDITABLE)]},
+                    **status_in(EDITABLE),
                     "text": {"$ne": post.text},
                 },
                 changes_update(edit_changes(post.text, now)),
@@ -90,7 +98,7 @@ class MongoMessageRepository:
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         with translated("reading a message"):
             doc = await self._c.find_one(key_filter(key))
-        return None if doc is None else from_document(doc)
+        return None if doc is None else self._read(doc)
 
     async def claim_next(
         self,
@@ -103,9 +111,17 @@ class MongoMessageRepository:
         if exclude_channels:
             query["channel_id"] = {"$nin": list(exclude_channels)}
         claim = changes_update(claim_changes(owner, now, lease))
+        unreadable = self._unreadable
+
+        def readable(candidate: Document) -> bool:
+            return self._read(candidate) is not None
+
         with translated("claiming a message"):
-            doc = await claim_oldest(self._c, self._tokens, query, owner, now, lease, claim)
-        return None if doc is None else from_document(doc)
+            doc = await claim_oldest(
+                self._c, self._tokens, query, owner, now, lease, claim, unreadable.keys, readable
+            )
+        # Read before the claim; were it edited out of shape since, its lease runs out.
+        return None if doc is None else self._read(doc)
 
     def _held(self, key: MessageKey, owner: str) -> Document:
         """IncomingMessage.leased_by(owner)."""
@@ -126,7 +142,7 @@ class MongoMessageRepository:
     async def recover_expired(self, now: datetime) -> int:
         # IncomingMessage.lease_expired, then recover_stuck's changes, which depend on
         # whether an attempt was counted: one update_many per answer.
-        expired = {**status_field(LEASED), "lease_until": {"$lte": now}}
+        expired = {**status_in([LEASED]), "lease_until": {"$lte": now}}
         recovered = 0
         with translated("recovering expired leases"):
             # The periodic check also purges claim tokens too old to matter (mongo_claims).
@@ -148,19 +164,19 @@ class MongoMessageRepository:
     ) -> int:
         chosen: list[Document] = []
         if statuses:
-            chosen.append({"processing_status": {"$in": [str(s) for s in statuses]}})
+            chosen.append(status_in(statuses))
         if kinds:
             chosen.append({"last_error.kind": {"$in": [str(k) for k in kinds]}})
         if not chosen:
             return 0
         # IncomingMessage.requeue refuses a leased message.
-        query = {"$and": [{"processing_status": {"$ne": str(LEASED)}}, {"$or": chosen}]}
+        query = {"$and": [_not_leased(), {"$or": chosen}]}
         with translated("requeueing messages"):
             result = await self._c.update_many(query, changes_update(requeue_changes(now)))
         return result.matched_count
 
     async def reset(self, key: MessageKey, now: datetime) -> bool:
-        query = {**key_filter(key), "processing_status": {"$ne": str(LEASED)}}
+        query = {**key_filter(key), **_not_leased()}
         with translated("resetting a message"):
             result = await self._c.update_one(query, changes_update(requeue_changes(now)))
         return result.matched_count == 1
@@ -168,30 +184,36 @@ class MongoMessageRepository:
     async def stats(self) -> MessageStats:
         with translated("computing statistics"):
             by_status = {s: 0 for s in MessageStatus}
+            unreadable = 0
             async for row in await self._c.aggregate(
                 [{"$group": {"_id": "$processing_status", "count": {"$sum": 1}}}]
             ):
-                by_status[MessageStatus(row["_id"])] = row["count"]
+                try:
+                    by_status[parse_status(row["_id"])] += row["count"]
+                except ValueError:
+                    unreadable += row["count"]
+            if unreadable:
+                await self._name_unknown_statuses()
             # SPEC.md's monitoring query (a missing retry_count groups as null: read as 0).
             histogram: dict[int, int] = {}
             async for row in await self._c.aggregate(
                 [
-                    {"$match": {"processing_status": "retry"}},
+                    {"$match": status_in([MessageStatus.RETRY])},
                     {"$group": {"_id": "$retry_count", "count": {"$sum": 1}}},
                 ]
             ):
-                count = row["_id"] or 0
+                count = row["_id"] if isinstance(row["_id"], int) else 0
                 histogram[count] = histogram.get(count, 0) + row["count"]
             errors: dict[str, int] = {}
             async for row in await self._c.aggregate(
                 [
-                    {"$match": {"processing_status": "error", "last_error": {"$ne": None}}},
+                    {"$match": {**status_in([MessageStatus.ERROR]), "last_error": {"$ne": None}}},
                     {"$group": {"_id": "$last_error.kind", "count": {"$sum": 1}}},
                 ]
             ):
                 errors[str(row["_id"])] = row["count"]
             cached = await self._c.count_documents(
-                {"processing_status": "done", "from_cache": True}
+                {**status_in([MessageStatus.DONE]), "from_cache": True}
             )
         return MessageStats(
             by_status=by_status,
@@ -199,16 +221,27 @@ class MongoMessageRepository:
             errors_by_kind=dict(sorted(errors.items())),
             next_retry_at=await self.next_retry_at(),
             from_cache=cached,
+            unreadable=unreadable,
         )
+
+    async def _name_unknown_statuses(self) -> None:
+        """One WARNING for each of the first few documents whose status cannot be read."""
+        unknown = {"processing_status": {"$nin": list(all_spellings(MessageStatus))}}
+        async for doc in self._c.find(unknown, projection={"processing_status": True}, limit=5):
+            doc_id = str(doc["_id"])
+            self._unreadable.read(doc_id, doc_id, doc.get("processing_status"), parse_status)
 
     async def next_retry_at(self) -> datetime | None:
         with translated("finding the next retry"):
             doc = await self._c.find_one(
-                {"processing_status": "retry", "retry_after": {"$ne": None}},
+                {**status_in([MessageStatus.RETRY]), "retry_after": {"$ne": None}},
                 sort=[("retry_after", ASCENDING)],
                 projection={"retry_after": True},
             )
-        return None if doc is None else doc["retry_after"]
+        when = None if doc is None else doc["retry_after"]
+        # A retry_after edited by hand into something else (text sorts first): no timer;
+        # the poll finds due retries all the same.
+        return when if isinstance(when, datetime) else None
 
     async def highest_message_id(self, channel_id: int) -> int | None:
         with translated("finding the highest message id"):
@@ -222,7 +255,7 @@ class MongoMessageRepository:
     async def iter_messages(
         self, status: MessageStatus | None = None, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:
-        query = {} if status is None else {"processing_status": str(status)}
+        query = {} if status is None else status_in([status])
         cursor = self._c.find(query, batch_size=batch_size).sort(
             [("channel_id", ASCENDING), ("message_id", ASCENDING)]
         )
@@ -232,6 +265,13 @@ class MongoMessageRepository:
                     doc = await anext(cursor, None)
                 if doc is None:
                     return
-                yield from_document(doc)
+                message = self._read(doc)
+                if message is not None:
+                    yield message
         finally:
             await cursor.close()
+
+
+def _not_leased() -> Document:
+    """IncomingMessage.requeue refuses a leased message (however its status is spelled)."""
+    return {"processing_status": {"$nin": list(all_spellings([LEASED]))}}

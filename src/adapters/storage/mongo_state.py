@@ -109,6 +109,7 @@ class MongoServiceState:
             code=doc.get("code"),
             reason=doc.get("reason", ""),
             probe_at=doc.get("probe_at"),
+            closed_with=doc.get("closed_with"),
         )
 
     async def set_quota_gate(self, gate: QuotaGate) -> None:
@@ -118,6 +119,7 @@ class MongoServiceState:
             "code": gate.code,
             "reason": gate.reason,
             "probe_at": gate.probe_at,
+            "closed_with": gate.closed_with,
         }
         with translated("writing the quota gate"):
             await self._c.replace_one({"_id": GATE_ID}, doc, upsert=True)
@@ -177,6 +179,18 @@ class MongoServiceState:
                 }
             )
         return SlotTaken(False, 0)
+
+    async def clear_notification_slot(self, kind: NotificationKind) -> None:
+        """The slot keeps its generation (racing winners stay consistent) and forgets its
+        last sending; the marks of what was suppressed before go with it."""
+        slot_id = f"notify:{kind}"
+        with translated("clearing a notification slot"):
+            slot = await self._c.find_one_and_update(
+                {"_id": slot_id}, {"$set": {"last_sent": None}}
+            )
+            if slot is not None:
+                generation = int(slot.get("gen", 0))
+                await self._c.delete_many({"suppressed_of": slot_id, "gen": {"$lte": generation}})
 
     async def learned_limit(self) -> float | None:
         with translated("reading the learned limit"):

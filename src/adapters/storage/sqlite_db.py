@@ -12,9 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from channel_parser.application.errors import StorageError, StorageUnavailable
+from channel_parser.application.errors import (
+    ConfigurationError,
+    StorageError,
+    StorageUnavailable,
+)
 
 T = TypeVar("T")
+
+# Written into the file's header (PRAGMA application_id): a file that says so is ours.
+APPLICATION_ID = 0x43505253  # "CPRS"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incoming_messages (
@@ -36,6 +43,7 @@ CREATE TABLE IF NOT EXISTS incoming_messages (
     updated_at TEXT,
     done_at TEXT,
     from_cache INTEGER NOT NULL DEFAULT 0,
+    error_repeats INTEGER,
     PRIMARY KEY (channel_id, message_id)
 );
 CREATE INDEX IF NOT EXISTS status_due ON incoming_messages (processing_status, retry_after);
@@ -57,6 +65,18 @@ CREATE TABLE IF NOT EXISTS named_leases (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL
 );
 """
+TABLES = frozenset(
+    {
+        "incoming_messages",
+        "parse_cache",
+        "channels",
+        "service_state",
+        "notification_slots",
+        "named_leases",
+    }
+)
+# Columns added since the first schema: (table, column, definition), added when missing.
+ADDED_COLUMNS = (("incoming_messages", "error_repeats", "INTEGER"),)
 
 
 def fmt(value: datetime) -> str:
@@ -86,6 +106,14 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A file made by an earlier version gets the columns added since."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
 class SQLiteDatabase:
     """The connection and the thread it lives in."""
 
@@ -106,14 +134,43 @@ class SQLiteDatabase:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self._refuse_unless_ours(conn)  # before anything is written to the file
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")  # a stored post survives a power cut
-            conn.executescript(SCHEMA)
+            with immediate(conn):
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                _add_missing_columns(conn)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except BaseException:
             conn.close()
             raise
         conn.row_factory = sqlite3.Row
         self._conn = conn
+
+    def _refuse_unless_ours(self, conn: sqlite3.Connection) -> None:
+        """An empty file (or database) is set up; a file of ours (by its header, or by its
+        tables when an earlier version made it) is used; any other SQLite database is
+        refused untouched: no tables added, no switch to WAL."""
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        earlier_version = "incoming_messages" in tables and tables <= TABLES
+        if application_id == 0 and (not tables or earlier_version):
+            return
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        whose = f"application id {application_id:#x}" if application_id else f"tables {shown}"
+        raise ConfigurationError(
+            f"setting SQLITE_PATH: {self.path} is a database of another application "
+            f"({whose}); it is left untouched: point SQLITE_PATH at a new file"
+        )
 
     async def run(self, work: Callable[[sqlite3.Connection], T], action: str) -> T:
         """Run *work* with the connection in the database's thread; errors become
@@ -135,6 +192,14 @@ class SQLiteDatabase:
             if "locked" in text or "unable to open" in text or "disk I/O" in text:
                 raise StorageUnavailable(
                     f"SQLite {self.path} unavailable while {action}: {text}"
+                ) from exc
+            raise StorageError(f"SQLite failed while {action}: {text}") from exc
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "malformed" in text or "not a database" in text:
+                raise StorageError(
+                    f"SQLite {self.path} cannot be used while {action}: {text} "
+                    "(a corrupt or truncated file, or not an SQLite database)"
                 ) from exc
             raise StorageError(f"SQLite failed while {action}: {text}") from exc
         except sqlite3.Error as exc:

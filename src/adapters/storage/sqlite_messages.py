@@ -13,12 +13,20 @@ from functools import partial
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
 from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
-from channel_parser.adapters.storage.sqlite_rules import EXPIRED, HELD, NOT_LEASED, due_condition
+from channel_parser.adapters.storage.sqlite_rules import (
+    EXPIRED,
+    HELD,
+    NOT_LEASED,
+    UNKNOWN_STATUS,
+    due_condition,
+    status_in,
+)
+from channel_parser.adapters.storage.unreadable import UnreadableRecords
 from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
-from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
 
 _INSERT = (
     f"INSERT INTO incoming_messages ({', '.join(COLUMNS)}) "
@@ -26,9 +34,10 @@ _INSERT = (
 )
 _KEY = "channel_id = :channel_id AND message_id = :message_id"
 _GET = f"SELECT * FROM incoming_messages WHERE {_KEY}"
-# The oldest due row (outside the excluded channels, added where used).
+# The oldest due row (outside the excluded channels and the rows found unreadable).
 _CANDIDATE = (
     f"SELECT * FROM incoming_messages WHERE {due_condition()} AND channel_id NOT IN ({{excluded}}) "
+    "AND (channel_id, message_id) NOT IN ({skipped}) "
     "ORDER BY received_at, channel_id, message_id LIMIT 1"
 )
 # Save: only while the lease is still the writer's.
@@ -56,9 +65,27 @@ def _marks(names: dict[str, object]) -> str:
     return ", ".join(":" + name for name in names)
 
 
+Key = tuple[int, int]
+
+
+def _pairs(keys: Collection[Key]) -> tuple[str, dict[str, object]]:
+    """An SQL list of row values for *keys*, and its parameters."""
+    args: dict[str, object] = {}
+    for i, (channel, message) in enumerate(keys):
+        args[f"kc{i}"], args[f"km{i}"] = channel, message
+    values = ", ".join(f"(:kc{i}, :km{i})" for i in range(len(keys)))
+    return (f"VALUES {values}" if keys else "SELECT NULL, NULL WHERE 0"), args
+
+
 class SQLiteMessageRepository:
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
+        self._unreadable: UnreadableRecords[Key] = UnreadableRecords("message")
+
+    def _read(self, row: sqlite3.Row) -> IncomingMessage | None:
+        """The row's message, or None (one WARNING naming it) when it cannot be read."""
+        key = (row["channel_id"], row["message_id"])
+        return self._unreadable.read(key, f"{key[0]}/{key[1]}", row, from_row)
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
         row = to_row(post.to_message(now))
@@ -67,8 +94,8 @@ class SQLiteMessageRepository:
             with immediate(conn):
                 if conn.execute(_INSERT, row).rowcount == 1:
                     return IngestOutcome.STORED
-                stored = from_row(conn.execute(_GET, row).fetchone())
-                if not stored.edit_text(post.text, now):
+                stored = self._read(conn.execute(_GET, row).fetchone())
+                if stored is None or not stored.edit_text(post.text, now):
                     return IngestOutcome.UNCHANGED
                 _rewrite(conn, stored)
             return IngestOutcome.UPDATED
@@ -80,7 +107,7 @@ class SQLiteMessageRepository:
 
         def work(conn: sqlite3.Connection) -> IncomingMessage | None:
             row = conn.execute(_GET, args).fetchone()
-            return None if row is None else from_row(row)
+            return None if row is None else self._read(row)
 
         return await self._db.run(work, "reading a message")
 
@@ -92,15 +119,18 @@ class SQLiteMessageRepository:
         exclude_channels: Collection[int] = (),
     ) -> IncomingMessage | None:
         excluded = _named("x", exclude_channels)
-        sql = _CANDIDATE.format(excluded=_marks(excluded))
-        args = {"now": fmt(now), **excluded}
 
         def work(conn: sqlite3.Connection) -> IncomingMessage | None:
             with immediate(conn):
-                row = conn.execute(sql, args).fetchone()
-                if row is None:
-                    return None
-                message = from_row(row)
+                while True:  # each unreadable row is skipped once and for all: it ends
+                    skipped, pairs = _pairs(self._unreadable.keys)
+                    sql = _CANDIDATE.format(excluded=_marks(excluded), skipped=skipped)
+                    row = conn.execute(sql, {"now": fmt(now), **excluded, **pairs}).fetchone()
+                    if row is None:
+                        return None
+                    message = self._read(row)
+                    if message is not None:
+                        break
                 message.claim(owner, now, lease)
                 _rewrite(conn, message)
             return message
@@ -137,13 +167,15 @@ class SQLiteMessageRepository:
         args = {"now": fmt(now)}
 
         def work(conn: sqlite3.Connection) -> int:
+            recovered = 0
             with immediate(conn):
-                rows = conn.execute(sql, args).fetchall()
-                for row in rows:
-                    message = from_row(row)
-                    message.recover_stuck(now)
-                    _rewrite(conn, message)
-            return len(rows)
+                for row in conn.execute(sql, args).fetchall():
+                    message = self._read(row)
+                    if message is not None:
+                        message.recover_stuck(now)
+                        _rewrite(conn, message)
+                        recovered += 1
+            return recovered
 
         return await self._db.run(work, "recovering expired leases")
 
@@ -155,7 +187,7 @@ class SQLiteMessageRepository:
     ) -> int:
         if not statuses and not kinds:
             return 0
-        chosen = _named("s", [str(s) for s in statuses])
+        chosen = _named("s", all_spellings(statuses))
         by_kind = _named("k", [str(k) for k in kinds])
         sql = (
             "SELECT * FROM incoming_messages WHERE (channel_id, message_id) > (:after_c, :after_m) "
@@ -169,10 +201,11 @@ class SQLiteMessageRepository:
             with immediate(conn):  # pages by key: a bounded memory, one transaction
                 while rows := conn.execute(sql, {**after, **chosen, **by_kind}).fetchall():
                     for row in rows:
-                        message = from_row(row)
-                        message.requeue(now)
-                        _rewrite(conn, message)
-                    count += len(rows)
+                        message = self._read(row)
+                        if message is not None:
+                            message.requeue(now)
+                            _rewrite(conn, message)
+                            count += 1
                     after = {"after_c": rows[-1]["channel_id"], "after_m": rows[-1]["message_id"]}
             return count
 
@@ -184,9 +217,9 @@ class SQLiteMessageRepository:
         def work(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
                 row = conn.execute(_GET, args).fetchone()
-                if row is None:
+                message = None if row is None else self._read(row)
+                if message is None:
                     return False
-                message = from_row(row)
                 try:
                     message.requeue(now)
                 except InvalidTransition:  # being processed
@@ -199,33 +232,50 @@ class SQLiteMessageRepository:
     async def stats(self) -> MessageStats:
         def work(conn: sqlite3.Connection) -> MessageStats:
             by_status = {s: 0 for s in MessageStatus}
+            unreadable = 0
             for status, count in conn.execute(
                 "SELECT processing_status, COUNT(*) FROM incoming_messages "
                 "GROUP BY processing_status"
             ):
-                by_status[MessageStatus(status)] = count
+                try:
+                    by_status[parse_status(status)] += count
+                except ValueError:
+                    unreadable += count
+            if unreadable:
+                self._name_unknown_statuses(conn)
             histogram = {
                 retries: count
                 for retries, count in conn.execute(
                     "SELECT COALESCE(retry_count, 0) AS n, COUNT(*) FROM incoming_messages "
-                    "WHERE processing_status = 'retry' GROUP BY n ORDER BY n"
+                    f"WHERE {status_in([MessageStatus.RETRY])} GROUP BY n ORDER BY n"
                 )
             }
             errors = {
-                kind: count
+                str(kind): count
                 for kind, count in conn.execute(
                     "SELECT error_kind, COUNT(*) FROM incoming_messages "
-                    "WHERE processing_status = 'error' AND error_kind IS NOT NULL "
+                    f"WHERE {status_in([MessageStatus.ERROR])} AND error_kind IS NOT NULL "
                     "GROUP BY error_kind ORDER BY error_kind"
                 )
             }
             cached = conn.execute(
                 "SELECT COUNT(*) FROM incoming_messages "
-                "WHERE processing_status = 'done' AND from_cache = 1"
+                f"WHERE {status_in([MessageStatus.DONE])} AND from_cache = 1"
             ).fetchone()[0]
-            return MessageStats(by_status, histogram, errors, _next_retry(conn), cached)
+            return MessageStats(
+                by_status, histogram, errors, _next_retry(conn), cached, unreadable=unreadable
+            )
 
         return await self._db.run(work, "computing statistics")
+
+    def _name_unknown_statuses(self, conn: sqlite3.Connection) -> None:
+        """One WARNING for each of the first few rows whose status cannot be read."""
+        for row in conn.execute(
+            "SELECT channel_id, message_id, processing_status FROM incoming_messages "
+            f"WHERE {UNKNOWN_STATUS} LIMIT 5"
+        ):
+            key = (row[0], row[1])
+            self._unreadable.read(key, f"{key[0]}/{key[1]}", row[2], parse_status)
 
     async def next_retry_at(self) -> datetime | None:
         return await self._db.run(_next_retry, "finding the next retry")
@@ -245,8 +295,8 @@ class SQLiteMessageRepository:
     ) -> AsyncIterator[IncomingMessage]:
         """Keyset pages of *batch_size*: no read transaction stays open between pages."""
         after = (-(2**63), -(2**63))
-        where = "" if status is None else "AND processing_status = ?"
-        extra = () if status is None else (str(status),)
+        where = "" if status is None else f"AND {status_in([status])}"
+        extra = ()
         sql = (
             "SELECT * FROM incoming_messages WHERE (channel_id, message_id) > (?, ?) "
             f"{where} ORDER BY channel_id, message_id LIMIT ?"
@@ -256,7 +306,9 @@ class SQLiteMessageRepository:
 
             rows = await self._db.run(partial(_fetch, sql, args), "reading messages")
             for row in rows:
-                yield from_row(row)
+                message = self._read(row)
+                if message is not None:
+                    yield message
             if len(rows) < batch_size:
                 return
             after = (rows[-1]["channel_id"], rows[-1]["message_id"])
@@ -268,6 +320,9 @@ def _fetch(sql: str, args: tuple[object, ...], conn: sqlite3.Connection) -> list
 
 def _next_retry(conn: sqlite3.Connection) -> datetime | None:
     row = conn.execute(
-        "SELECT MIN(retry_after) FROM incoming_messages WHERE processing_status = 'retry'"
+        f"SELECT MIN(retry_after) FROM incoming_messages WHERE {status_in([MessageStatus.RETRY])}"
     ).fetchone()
-    return parse_opt(row[0])
+    try:
+        return parse_opt(row[0])
+    except (TypeError, ValueError):  # a retry_after edited by hand into no time: no timer
+        return None

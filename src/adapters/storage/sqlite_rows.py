@@ -10,7 +10,7 @@ from typing import Any
 from channel_parser.adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage
-from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.status import parse_status
 
 COLUMNS = (
     "channel_id",
@@ -31,6 +31,7 @@ COLUMNS = (
     "updated_at",
     "done_at",
     "from_cache",
+    "error_repeats",
 )
 # What save() writes: everything but the identity, the text and the arrival times.
 STATE_COLUMNS = COLUMNS[5:]
@@ -57,25 +58,31 @@ def to_row(message: IncomingMessage) -> dict[str, Any]:
         "updated_at": fmt_opt(message.updated_at),
         "done_at": fmt_opt(message.done_at),
         "from_cache": int(message.from_cache),
+        "error_repeats": None if error is None else error.repeats,
     }
 
 
 def from_row(row: sqlite3.Row) -> IncomingMessage:
+    """The message of a row; ValueError (or another error) for a row edited by hand into
+    something it cannot be (see unreadable.py)."""
     error = None
     if row["error_kind"] is not None:
         at = parse_opt(row["error_at"])
-        assert at is not None
+        if at is None:
+            raise ValueError("error_kind is set but error_at is not")
         kind = FailureKind(row["error_kind"])
-        error = ErrorInfo(kind, row["error_code"], row["error_message"], at)
+        repeats = row["error_repeats"] or 1
+        error = ErrorInfo(kind, row["error_code"], row["error_message"] or "", at, repeats)
     received_at = parse_opt(row["received_at"])
-    assert received_at is not None
+    if received_at is None or not isinstance(row["text"], str):
+        raise ValueError("received_at and text must be set")
     return IncomingMessage(
         channel_id=row["channel_id"],
         message_id=row["message_id"],
         text=row["text"],
         received_at=received_at,
         posted_at=parse_opt(row["posted_at"]),
-        status=MessageStatus(row["processing_status"]),
+        status=parse_status(row["processing_status"]),
         retry_count=row["retry_count"] or 0,
         retry_after=parse_opt(row["retry_after"]),
         lease_owner=row["lease_owner"],

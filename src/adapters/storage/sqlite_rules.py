@@ -1,8 +1,9 @@
 """The domain's message rules (``domain.message_rules``) as SQL conditions, so that a
 statement selects exactly the rows the domain method it leads to will accept.
 
-Statuses are written as literals (the enum's fixed lowercase values), so that the query
-planner sees them; times are named parameters: ``:now``, ``:owner``.
+Statuses are written as literals (every spelling of them a store accepts, see
+``domain.status.spellings``), so that the query planner sees them; times are named
+parameters: ``:now``, ``:owner``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from channel_parser.domain.message_rules import DUE, LEASED, DueRule
-from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.status import MessageStatus, all_spellings
 
 
 def _literals(statuses: Iterable[MessageStatus]) -> str:
-    return ", ".join(f"'{status.value}'" for status in sorted(statuses))
+    return ", ".join(f"'{spelling}'" for spelling in all_spellings(statuses))
+
+
+def status_in(statuses: Iterable[MessageStatus]) -> str:
+    """Rows in one of *statuses*, however a person spelled it by hand."""
+    return f"processing_status IN ({_literals(statuses)})"
 
 
 def due_condition(rule: DueRule = DUE) -> str:
@@ -27,8 +33,10 @@ def due_condition(rule: DueRule = DUE) -> str:
 
 
 # Rows whose lease *owner* holds (IncomingMessage.leased_by).
-HELD = f"processing_status = '{LEASED.value}' AND lease_owner = :owner"
+HELD = f"{status_in([LEASED])} AND lease_owner = :owner"
 # Rows whose lease has expired at ``:now`` (IncomingMessage.lease_expired).
-EXPIRED = f"processing_status = '{LEASED.value}' AND lease_until <= :now"
+EXPIRED = f"{status_in([LEASED])} AND lease_until <= :now"
 # Rows not leased: the only ones a requeue accepts (IncomingMessage.requeue).
-NOT_LEASED = f"processing_status != '{LEASED.value}'"
+NOT_LEASED = f"NOT {status_in([LEASED])}"
+# Rows whose status no spelling names: unreadable, counted apart by ``stats``.
+UNKNOWN_STATUS = f"NOT {status_in(MessageStatus)}"

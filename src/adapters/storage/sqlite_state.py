@@ -131,6 +131,7 @@ class SQLiteServiceState:
             doc["code"],
             doc["reason"],
             parse_opt(doc["probe_at"]),
+            doc.get("closed_with"),
         )
 
     async def set_quota_gate(self, gate: QuotaGate) -> None:
@@ -140,6 +141,7 @@ class SQLiteServiceState:
             "code": gate.code,
             "reason": gate.reason,
             "probe_at": fmt_opt(gate.probe_at),
+            "closed_with": gate.closed_with,
         }
         await self._put(GATE, doc)
 
@@ -166,6 +168,13 @@ class SQLiteServiceState:
             return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
         return await self._db.run(work, "taking a notification slot")
+
+    async def clear_notification_slot(self, kind: NotificationKind) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute("DELETE FROM notification_slots WHERE kind = ?", (str(kind),))
+
+        await self._db.run(work, "clearing a notification slot")
 
     async def learned_limit(self) -> float | None:
         value = await self._get(LIMIT)

@@ -34,6 +34,13 @@ class LLMParser(Protocol):
         """Identifies the prompt, schema and model: equal fingerprints give reusable results."""
         ...
 
+    @property
+    def settings_fingerprint(self) -> str:
+        """Identifies the provider settings (provider, base URL, model, a hash of the key;
+        never the key): a gate closed for misconfiguration remembers it."""
+        ...
+
     async def parse(self, request: ParseRequest) -> ParseOutcome:
-        """Parse one text. Never raises for provider failures: they come back classified."""
+        """Parse one text. Never raises for provider failures: they come back classified
+        (anything it raises all the same is recorded as an internal error)."""
         ...

@@ -57,10 +57,11 @@ class MessageStats:
     errors_by_kind: dict[str, int]
     next_retry_at: datetime | None  # the earliest retry_after among RETRY messages
     from_cache: int = 0
+    unreadable: int = 0  # documents whose status cannot be read (edited by hand): skipped
 
     @property
     def total(self) -> int:
-        return sum(self.by_status.values())
+        return sum(self.by_status.values()) + self.unreadable
 
 
 class MessageRepository(Protocol):
@@ -181,6 +182,11 @@ class ServiceState(Protocol):
         of *kind*; when it sends, record that and return taken with the number suppressed
         since the last one sent; otherwise count one more suppressed. Exactly one of
         several racing processes gets the slot."""
+        ...
+
+    async def clear_notification_slot(self, kind: NotificationKind) -> None:
+        """Forget when *kind* was last sent (and what was suppressed since): the next
+        notification of it goes out at once (the quota's, after the balance came back)."""
         ...
 
     async def learned_limit(self) -> float | None: ...

@@ -1,4 +1,9 @@
-"""Parse one claimed message and move it on: DONE, or RETRY/ERROR as its failure says."""
+"""Parse one claimed message and move it on: DONE, or RETRY/ERROR as its failure says.
+
+Whatever goes wrong while a message is held (outside storage outages, which StorageHealth
+rides out, and cancellation at shutdown, which releases it) ends in a recorded status: an
+exception is an internal error, retried on the backoff and an ERROR after
+``internal_error_limit`` in a row, so that no failure costs a paid call per lease forever."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import MessageRepository, ParseCache, ServiceState
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
-from channel_parser.domain.failures import GateAction, LLMFailure, NotificationKind
+from channel_parser.domain.failures import FailureKind, GateAction, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message import IncomingMessage, RetryScheduled
 from channel_parser.domain.status import MessageStatus
@@ -71,7 +76,23 @@ class ProcessMessage:
         call_ended: Callable[[ParseOutcome], Awaitable[None]] | None = None,
     ) -> Processed:
         """*call_ended* runs as soon as the LLM answers, before anything is saved, so
-        that the caller can free the call's concurrency permit (not called on a cache hit)."""
+        that the caller can free the call's concurrency permit (not called on a cache hit).
+        Raises only StorageError (the save failed past the outage limit) and
+        CancelledError."""
+        claimed = attrs.evolve(message)  # as claimed: what an internal error is recorded on
+        try:
+            return await self._process(message, owner, call_ended)
+        except (StorageError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            return await self._internal_error(claimed, owner, exc)
+
+    async def _process(
+        self,
+        message: IncomingMessage,
+        owner: str,
+        call_ended: Callable[[ParseOutcome], Awaitable[None]] | None,
+    ) -> Processed:
         fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
         cached = await self._cached(fingerprint)
         if cached is not None:
@@ -91,8 +112,7 @@ class ProcessMessage:
             self._metrics.message_finished(MessageStatus.DONE)
             return Processed(MessageStatus.DONE, saved=saved)
 
-        u = self._jitter_source() if self._config.backoff.jitter else None
-        retry = message.apply_failure(owner, outcome, self._config.backoff, now, u)
+        retry = self._apply_failure(message, owner, outcome, now)
         saved = await self._save(message, owner)
         self._metrics.message_finished(message.status)
         log.info(
@@ -106,12 +126,60 @@ class ProcessMessage:
         await self._after_failure(outcome, retry, now)
         return Processed(message.status, outcome, retry, saved=saved)
 
+    def _apply_failure(
+        self, message: IncomingMessage, owner: str, failure: LLMFailure, now: datetime
+    ) -> RetryScheduled | None:
+        u = self._jitter_source() if self._config.backoff.jitter else None
+        limit = self._config.internal_error_limit
+        return message.apply_failure(owner, failure, self._config.backoff, now, u, limit)
+
+    async def _internal_error(
+        self, claimed: IncomingMessage, owner: str, exc: Exception
+    ) -> Processed:
+        """Record *exc* as an internal error of the message as it was claimed. The save is
+        conditional on the lease, as every save: when the outcome was saved before the
+        error (e.g. a failing cache write), nothing is overwritten."""
+        log.error(
+            "message %s: internal error while processing: %s: %s",
+            claimed.key,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        failure = _internal(exc)
+        now = self._clock.now()
+        try:
+            retry = self._apply_failure(claimed, owner, failure, now)
+        except Exception:  # the backoff itself failed: stop the message for a person
+            claimed.fail(owner, failure, now)
+            retry = None
+        saved = await self._health.retry(
+            lambda: self._messages.save(claimed, owner), self._config.storage_retry_max
+        )
+        if saved:
+            self._metrics.message_finished(claimed.status)
+            log.info("message %s: internal error -> %s", claimed.key, claimed.status)
+        else:  # saved before the error, or the lease was lost: either way, not ours now
+            log.info("message %s: no longer held; the internal error is not recorded", claimed.key)
+        return Processed(claimed.status, failure, retry, saved=saved)
+
     async def _call_llm(self, message: IncomingMessage, owner: str) -> ParseOutcome:
-        """The call, with the message's lease renewed while it runs."""
+        """The call, with the message's lease renewed while it runs. The parser's own
+        exceptions (a bug) come back as an internal error."""
         started = self._clock.now()
         renewing = asyncio.create_task(self._renew_lease(message, owner))
         try:
-            outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+            try:
+                outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+            except Exception as exc:
+                log.error(
+                    "message %s: the LLM parser raised %s: %s",
+                    message.key,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=exc,
+                )
+                outcome = _internal(exc)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,7 +236,12 @@ class ProcessMessage:
         if effect.gate is not GateAction.NONE:
             gate = await self._state.quota_gate()
             already_misconfigured = gate.state is GateState.MISCONFIGURED
-            closed = gate.close(failure, now, self._config.quota_probe_interval)
+            closed = gate.close(
+                failure,
+                now,
+                self._config.quota_probe_interval,
+                settings=self._parser.settings_fingerprint,
+            )
             if closed != gate:
                 await self._state.set_quota_gate(closed)
                 self._metrics.set_gate(closed.state)
@@ -186,3 +259,9 @@ class ProcessMessage:
                 effect.notify,
                 lambda: notifications.misconfigured(now, failure.code, failure.message),
             )
+
+
+def _internal(exc: Exception) -> LLMFailure:
+    return LLMFailure(
+        FailureKind.INTERNAL, type(exc).__name__, f"{type(exc).__name__}: {exc}"[:500]
+    )

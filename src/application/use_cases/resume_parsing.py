@@ -45,6 +45,9 @@ class ResumeParsing:
     async def __call__(self) -> Resumed:
         gate = await self._state.quota_gate()
         await self._state.set_quota_gate(gate.reopen())
+        # SPEC.md: an empty balance is told at once; one that comes back and runs out
+        # again within the quota interval is a new exhaustion, not a repeat to throttle.
+        await self._state.clear_notification_slot(NotificationKind.QUOTA_EXHAUSTED)
         self._metrics.set_gate(GateState.OPEN)
         now = self._clock.now()
         requeued = await self._messages.requeue(now, kinds=GATE_FAILURES)

@@ -73,7 +73,9 @@ def parse(
     as_json: bool = typer.Option(False, "--json", help="Print failures as JSON on stdout."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the adapter's log lines."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr)
+    # --verbose: our adapter's lines; other libraries only from WARNING (no HTTP chatter).
+    logging.basicConfig(level=logging.WARNING if verbose else logging.CRITICAL, stream=sys.stderr)
+    logging.getLogger("channel_parser").setLevel(logging.INFO if verbose else logging.CRITICAL)
     post = _read_text(text, file)
     flags: dict[str, Any] = {
         "llm_provider": provider,

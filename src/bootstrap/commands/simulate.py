@@ -32,10 +32,16 @@ def simulate_zai(
     ),
     model: str | None = typer.Option(None, help="The only model accepted (default: any)."),
     hang_seconds: float = typer.Option(3600.0, min=0, help="How long a 'hang' fault holds a call."),
+    deep_levels: int = typer.Option(100_000, min=1, help="How deep a 'deep' answer nests."),
+    drip_seconds: float = typer.Option(
+        0.5, min=0, help="A 'drip' reply's pause between two bytes."
+    ),
+    huge_bytes: int = typer.Option(200_000_000, min=1, help="A 'huge' answer's length."),
     fault: list[str] = typer.Option(
         [],
         help="Serve this fault to the next call (repeatable, in order): hang, 500, 503, "
-        "drop, non_json, schema_break, error_in_200 or a Z.AI code such as 1302.",
+        "drop, non_json, schema_break, error_in_200, sensitive, deep, drip, huge, "
+        "no_choices or a Z.AI code such as 1302.",
     ),
     trigger: list[str] = typer.Option(
         [], help="TEXT=FAULT: serve FAULT to every post containing TEXT (repeatable)."
@@ -63,6 +69,9 @@ def simulate_zai(
         latency=Latency(latency_ms, latency_jitter_ms, latency_distribution),  # type: ignore[arg-type]
         seed=seed,
         hang_seconds=hang_seconds,
+        deep_levels=deep_levels,
+        drip_seconds=drip_seconds,
+        huge_bytes=huge_bytes,
     )
     try:
         queue = [FaultSpec.of(name) for name in fault]

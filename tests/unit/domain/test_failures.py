@@ -14,6 +14,7 @@ from channel_parser.domain.failures import (
     GateAction,
     LLMFailure,
     NotificationKind,
+    gives_up,
 )
 from channel_parser.domain.status import MessageStatus
 from tests.unit.domain.support import NAIVE, T0
@@ -79,7 +80,27 @@ def test_kinds_are_stored_as_lowercase_strings() -> None:
         "transient",
         "rejected",
         "misconfigured",
+        "internal",
     }
+
+
+def test_an_internal_error_retries_quietly_until_the_limit() -> None:
+    effect = EFFECTS[FailureKind.INTERNAL]
+    assert (effect.message_status, effect.gate, effect.notify) == (
+        MessageStatus.RETRY,
+        GateAction.NONE,
+        None,
+    )
+    assert effect.concurrency_signal is False
+    assert [gives_up(FailureKind.INTERNAL, n, 3) for n in (1, 2, 3, 4)] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert not any(
+        gives_up(kind, 99, 3) for kind in FailureKind if kind is not FailureKind.INTERNAL
+    )
 
 
 def test_failure_retry_at_must_be_aware_and_becomes_utc() -> None:

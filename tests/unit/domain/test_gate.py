@@ -60,6 +60,24 @@ def test_misconfigured_closes_without_a_probe() -> None:
     assert not gate.probe_due(at(10**6))
 
 
+def test_misconfigured_is_probed_once_the_provider_settings_change() -> None:
+    """A person fixed the settings and restarted: probe; the same settings: wait for resume."""
+    gate = QuotaGate().close(BAD_KEY, T0, PROBE, settings="zai|url|glm-4.6|key-a")
+    assert gate.closed_with == "zai|url|glm-4.6|key-a"
+    assert not gate.probe_due(at(1), settings="zai|url|glm-4.6|key-a")
+    assert not gate.probe_due(at(1))
+    assert gate.probe_due(at(1), settings="zai|url|glm-4.6|key-b")
+    # an inconclusive probe (a network error) waits for the interval before the next one
+    later = gate.probe_later(at(1), PROBE)
+    assert not later.probe_due(at(2), settings="zai|url|glm-4.6|key-b")
+    assert later.probe_due(at(1) + PROBE, settings="zai|url|glm-4.6|key-b")
+    # the new settings fail too: remembered, so that a restart with them does not probe
+    again = later.close(BAD_KEY, at(3), PROBE, settings="zai|url|glm-4.6|key-b")
+    assert again.since == T0 and again.probe_at is None
+    assert not again.probe_due(at(10**6), settings="zai|url|glm-4.6|key-b")
+    assert QuotaGate().close(QUOTA, T0, PROBE, settings="x").closed_with is None
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -67,6 +85,7 @@ def test_misconfigured_closes_without_a_probe() -> None:
         FailureKind.RATE_LIMITED,
         FailureKind.TRANSIENT,
         FailureKind.REJECTED,
+        FailureKind.INTERNAL,
     ],
 )
 def test_other_failures_do_not_touch_the_gate(kind: FailureKind) -> None:

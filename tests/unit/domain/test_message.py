@@ -303,7 +303,51 @@ def test_apply_failure_covers_every_kind() -> None:
         FailureKind.TRANSIENT: MessageStatus.RETRY,
         FailureKind.REJECTED: MessageStatus.ERROR,
         FailureKind.MISCONFIGURED: MessageStatus.ERROR,
+        FailureKind.INTERNAL: MessageStatus.RETRY,
     }
+
+
+def test_internal_errors_retry_with_the_backoff_then_stop_at_the_limit() -> None:
+    """Whatever goes wrong, the calls per message are bounded: internal errors are retried
+    on the backoff schedule and the third in a row (the default) is an ERROR."""
+    internal = LLMFailure(FailureKind.INTERNAL, "RecursionError", "maximum recursion depth")
+    message = claimed("w1")
+    delays = []
+    for attempt in range(1, 4):
+        scheduled = message.apply_failure("w1", internal, POLICY, at(attempt * 1000))
+        if scheduled is None:
+            break
+        delays.append(scheduled.delay.total_seconds())
+        assert message.last_error is not None and message.last_error.repeats == attempt
+        message.claim("w1", at(attempt * 1000 + 500), LEASE)
+    assert delays == [30, 60]
+    assert message.status is MessageStatus.ERROR
+    assert message.last_error is not None
+    assert (message.last_error.kind, message.last_error.repeats) == (FailureKind.INTERNAL, 3)
+    assert message.retry_count == 2
+
+
+def test_another_failure_between_internal_errors_restarts_the_count() -> None:
+    internal = LLMFailure(FailureKind.INTERNAL, "ValueError", "x")
+    message = claimed("w1")
+    message.apply_failure("w1", internal, POLICY, at(1), internal_limit=2)
+    message.claim("w1", at(100), LEASE)
+    message.apply_failure("w1", CONCURRENCY, POLICY, at(101), internal_limit=2)
+    assert message.last_error is not None and message.last_error.repeats == 1
+    message.claim("w1", at(1000), LEASE)
+    assert message.apply_failure("w1", internal, POLICY, at(1001), internal_limit=2) is not None
+    assert message.status is MessageStatus.RETRY
+    message.claim("w1", at(2000), LEASE)
+    assert message.apply_failure("w1", internal, POLICY, at(2001), internal_limit=2) is None
+    assert message.status is MessageStatus.ERROR
+
+
+def test_repeats_count_failures_of_one_kind_in_a_row() -> None:
+    first = ErrorInfo.after(None, CONCURRENCY, at(1))
+    second = ErrorInfo.after(first, CONCURRENCY, at(2))
+    other = ErrorInfo.after(second, QUOTA, at(3))
+    assert [first.repeats, second.repeats, other.repeats] == [1, 2, 1]
+    assert second.at == at(2) and other.kind is FailureKind.QUOTA_EXHAUSTED
 
 
 def test_apply_failure_by_another_owner_is_lease_lost() -> None:

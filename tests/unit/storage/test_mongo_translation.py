@@ -129,7 +129,12 @@ def test_due_filter_is_the_due_rule() -> None:
     assert due_filter(T0) == {
         "$or": [
             {"processing_status": "pending"},
-            {"processing_status": "retry", "retry_after": {"$lte": T0}},
-            {"processing_status": "retry", "retry_after": None},
+            {"processing_status": "PENDING"},
+            {"processing_status": "Pending"},
+            *(
+                {"processing_status": spelled, "retry_after": when}
+                for spelled in ("retry", "RETRY", "Retry")
+                for when in ({"$lte": T0}, None)
+            ),
         ]
     }
