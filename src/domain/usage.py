@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
+
+from channel_parser.domain.time import require_aware
 
 
 def _count(value: int) -> int:
@@ -49,6 +53,12 @@ class LLMUsage:
 
 
 NO_USAGE = LLMUsage()
+
+
+def usage_hour(at: datetime) -> datetime:
+    """The hour (UTC) a usage ledger counts *at* in: spending is kept per hour, so "the
+    last 24 h" is counted from the start of the hour 24 h ago."""
+    return require_aware(at, "at").replace(minute=0, second=0, microsecond=0)
 
 
 def _price(value: float) -> float:

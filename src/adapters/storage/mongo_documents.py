@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import DUE, Changes, DueRule
@@ -179,3 +180,20 @@ def due_filter(now: datetime, rule: DueRule = DUE) -> dict[str, Any]:
             ),
         ]
     }
+
+
+def filter_document(where: MessageFilter) -> dict[str, Any]:
+    """A query's filter as a MongoDB filter (a post without a time never matches a bound)."""
+    query: dict[str, Any] = {}
+    if where.status is not None:
+        query.update(status_field(where.status))
+    if where.channels:
+        query["channel_id"] = {"$in": sorted(where.channels)}
+    posted: dict[str, Any] = {}
+    if where.posted_from is not None:
+        posted["$gte"] = where.posted_from
+    if where.posted_until is not None:
+        posted["$lt"] = where.posted_until
+    if posted:
+        query["posted_at"] = posted
+    return query

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from channel_parser.adapters.storage.sqlite_migrations import migrate
 from channel_parser.application.errors import StorageError, StorageUnavailable
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class SQLiteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")  # a stored post survives a power cut
             conn.executescript(SCHEMA)
+            migrate(conn)  # a file made by an earlier version gets what it lacks
         except BaseException:
             conn.close()
             raise

@@ -11,13 +11,27 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from functools import partial
 
+import attrs
+
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
 from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
-from channel_parser.adapters.storage.sqlite_rules import EXPIRED, HELD, NOT_LEASED, due_condition
-from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.adapters.storage.sqlite_rules import (
+    EXPIRED,
+    HELD,
+    NOT_LEASED,
+    due_condition,
+    filter_condition,
+)
+from channel_parser.application.ports.storage import (
+    IngestOutcome,
+    MessageFilter,
+    MessageStats,
+    NewPost,
+)
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
 from channel_parser.domain.status import MessageStatus
 
 _INSERT = (
@@ -60,7 +74,9 @@ class SQLiteMessageRepository:
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
 
-    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+    async def add(
+        self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> IngestOutcome:
         row = to_row(post.to_message(now))
 
         def work(conn: sqlite3.Connection) -> IngestOutcome:
@@ -68,10 +84,11 @@ class SQLiteMessageRepository:
                 if conn.execute(_INSERT, row).rowcount == 1:
                     return IngestOutcome.STORED
                 stored = from_row(conn.execute(_GET, row).fetchone())
-                if not stored.edit_text(post.text, now):
+                requeued = edits.requeues(stored.status)
+                if not stored.edit_text(post.text, now, edits):
                     return IngestOutcome.UNCHANGED
                 _rewrite(conn, stored)
-            return IngestOutcome.UPDATED
+            return IngestOutcome.REQUEUED if requeued else IngestOutcome.UPDATED
 
         return await self._db.run(work, "storing a post")
 
@@ -261,8 +278,59 @@ class SQLiteMessageRepository:
                 return
             after = (rows[-1]["channel_id"], rows[-1]["message_id"])
 
+    async def iter_matching(
+        self, where: MessageFilter, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Keyset pages in key order (the primary key's index): no read transaction stays
+        open between pages, and a page is all that is held."""
+        condition, args = filter_condition(where)
+        sql = (
+            f"SELECT * FROM incoming_messages WHERE {condition} "
+            "AND (channel_id, message_id) > (:after_c, :after_m) "
+            "ORDER BY channel_id, message_id LIMIT :limit"
+        )
+        after: dict[str, object] = {"after_c": -(2**63), "after_m": -(2**63)}
+        while True:
+            page = {**args, **after, "limit": batch_size}
+            rows = await self._db.run(partial(_fetch, sql, page), "reading messages")
+            for row in rows:
+                yield from_row(row)
+            if len(rows) < batch_size:
+                return
+            after = {"after_c": rows[-1]["channel_id"], "after_m": rows[-1]["message_id"]}
 
-def _fetch(sql: str, args: tuple[object, ...], conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    async def iter_parsed_since(
+        self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Keyset pages in the order of parsing (the ``parsed_order`` index)."""
+        done = MessageFilter(MessageStatus.DONE)
+        if where is not None:
+            done = attrs.evolve(where, status=MessageStatus.DONE)
+        condition, args = filter_condition(done)
+        sql = (
+            f"SELECT * FROM incoming_messages WHERE {condition} AND done_at >= :since "
+            "AND (done_at, channel_id, message_id) > (:after_d, :after_c, :after_m) "
+            "ORDER BY done_at, channel_id, message_id LIMIT :limit"
+        )
+        after: dict[str, object] = {"after_d": "", "after_c": -(2**63), "after_m": -(2**63)}
+        while True:
+            page = {**args, **after, "since": fmt(since), "limit": batch_size}
+            rows = await self._db.run(partial(_fetch, sql, page), "reading parsed messages")
+            for row in rows:
+                yield from_row(row)
+            if len(rows) < batch_size:
+                return
+            last = rows[-1]
+            after = {
+                "after_d": last["done_at"],
+                "after_c": last["channel_id"],
+                "after_m": last["message_id"],
+            }
+
+
+def _fetch(
+    sql: str, args: tuple[object, ...] | dict[str, object], conn: sqlite3.Connection
+) -> list[sqlite3.Row]:
     return conn.execute(sql, args).fetchall()
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from channel_parser.adapters.storage.sqlite_db import fmt
+from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.domain.message_rules import DUE, LEASED, DueRule
 from channel_parser.domain.status import MessageStatus
 
@@ -32,3 +34,26 @@ HELD = f"processing_status = '{LEASED.value}' AND lease_owner = :owner"
 EXPIRED = f"processing_status = '{LEASED.value}' AND lease_until <= :now"
 # Rows not leased: the only ones a requeue accepts (IncomingMessage.requeue).
 NOT_LEASED = f"processing_status != '{LEASED.value}'"
+
+
+def filter_condition(where: MessageFilter) -> tuple[str, dict[str, object]]:
+    """A query's filter as a condition and its named parameters (``:status``, ``:c0``…,
+    ``:posted_from``, ``:posted_until``); "1" when it selects everything. Post times are
+    stored as fixed-width UTC text, so text order is time order; a post without a time
+    never matches a time bound."""
+    parts: list[str] = []
+    args: dict[str, object] = {}
+    if where.status is not None:
+        parts.append("processing_status = :status")
+        args["status"] = where.status.value
+    if where.channels:
+        channels = {f"c{i}": channel for i, channel in enumerate(sorted(where.channels))}
+        parts.append(f"channel_id IN ({', '.join(':' + name for name in channels)})")
+        args.update(channels)
+    if where.posted_from is not None:
+        parts.append("posted_at >= :posted_from")
+        args["posted_from"] = fmt(where.posted_from)
+    if where.posted_until is not None:
+        parts.append("posted_at < :posted_until")
+        args["posted_until"] = fmt(where.posted_until)
+    return " AND ".join(parts) or "1", args

@@ -72,6 +72,6 @@ def test_thinking_and_the_bound_can_be_set_or_left_to_the_provider() -> None:
 
 
 def test_openai_refuses_a_thinking_option() -> None:
-    with pytest.raises(ConfigurationError, match="^setting LLM_THINKING: "):
+    with pytest.raises(ConfigurationError, match=r"^setting LLM_THINKING: "):
         resolve_provider("openai", None, None, "k", thinking="disabled")
     assert resolve_provider("openai", None, None, "k", thinking="provider").thinking == "provider"
