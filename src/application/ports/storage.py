@@ -7,7 +7,7 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -56,12 +56,16 @@ def _aware_opt(value: datetime | None) -> datetime | None:
     return None if value is None else require_aware(value)
 
 
+def _ids(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
+
+
 @attrs.frozen
 class MessageFilter:
     """Which messages a query selects; every part left empty selects all."""
 
     status: MessageStatus | None = None
-    channels: frozenset[int] = attrs.field(default=frozenset(), converter=frozenset)
+    channels: frozenset[int] = attrs.field(default=frozenset(), converter=_ids)
     posted_from: datetime | None = attrs.field(default=None, converter=_aware_opt)  # inclusive
     posted_until: datetime | None = attrs.field(default=None, converter=_aware_opt)  # exclusive
 

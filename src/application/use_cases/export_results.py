@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime, timedelta
 
 import attrs
@@ -56,7 +56,7 @@ class ExportResults:
 
     async def __call__(
         self, where: MessageFilter, *, follow: bool = False, stop: asyncio.Event | None = None
-    ) -> AsyncIterator[ExportedPost]:
+    ) -> AsyncGenerator[ExportedPost, None]:
         """Every post *where* selects, in key order; with *follow* (DONE posts only), then
         every post parsed afterwards, in the order of parsing (an edited post that is
         parsed again comes again, with its new result), until *stop* is set."""
@@ -66,10 +66,15 @@ class ExportResults:
         started = self._clock.now()
         lookback = self._config.lookback
         printed: dict[MessageKey, datetime] = {}  # parsed within the lookback: printed
-        async for message in self._messages.iter_matching(where, self._config.batch_size):
-            if follow and message.done_at is not None and message.done_at >= started - lookback:
-                printed[message.key] = message.done_at
-            yield ExportedPost(message, channels.get(message.channel_id))
+        rows = self._messages.iter_matching(where, self._config.batch_size)
+        try:
+            async for message in rows:
+                done_at = message.done_at
+                if follow and done_at is not None and done_at >= started - lookback:
+                    printed[message.key] = done_at
+                yield ExportedPost(message, channels.get(message.channel_id))
+        finally:
+            await _close(rows)  # a reader that stops early ends the store's cursor now
         if not follow:
             return
         stop = stop or asyncio.Event()
@@ -77,15 +82,17 @@ class ExportResults:
         while not await self._stopped_after_poll_interval(stop):
             channels = await self._channel_infos()  # a channel may have been added
             since = newest - lookback
-            async for message in self._messages.iter_parsed_since(
-                since, where, self._config.batch_size
-            ):
-                assert message.done_at is not None
-                if printed.get(message.key) == message.done_at:
-                    continue
-                printed[message.key] = message.done_at
-                newest = max(newest, message.done_at)
-                yield ExportedPost(message, channels.get(message.channel_id))
+            rows = self._messages.iter_parsed_since(since, where, self._config.batch_size)
+            try:
+                async for message in rows:
+                    assert message.done_at is not None
+                    if printed.get(message.key) == message.done_at:
+                        continue
+                    printed[message.key] = message.done_at
+                    newest = max(newest, message.done_at)
+                    yield ExportedPost(message, channels.get(message.channel_id))
+            finally:
+                await _close(rows)
             printed = {k: at for k, at in printed.items() if at >= newest - lookback}
 
     async def _channel_infos(self) -> dict[int, ChannelInfo]:
@@ -107,3 +114,9 @@ class ExportResults:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         return stop.is_set()
+
+
+async def _close(rows: AsyncIterator[IncomingMessage]) -> None:
+    aclose = getattr(rows, "aclose", None)
+    if aclose is not None:
+        await aclose()
