@@ -6,8 +6,9 @@ by the domain's rules translated in sqlite_rules (ADR 0010)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -282,22 +283,22 @@ class SQLiteMessageRepository:
         self, where: MessageFilter, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:
         """Keyset pages in key order (the primary key's index): no read transaction stays
-        open between pages, and a page is all that is held."""
+        open between pages, and at most two pages are held (the next is read while this
+        one is handed out)."""
         condition, args = filter_condition(where)
         sql = (
             f"SELECT * FROM incoming_messages WHERE {condition} "
             "AND (channel_id, message_id) > (:after_c, :after_m) "
             "ORDER BY channel_id, message_id LIMIT :limit"
         )
-        after: dict[str, object] = {"after_c": -(2**63), "after_m": -(2**63)}
-        while True:
-            page = {**args, **after, "limit": batch_size}
-            rows = await self._db.run(partial(_fetch, sql, page), "reading messages")
-            for row in rows:
-                yield from_row(row)
-            if len(rows) < batch_size:
-                return
-            after = {"after_c": rows[-1]["channel_id"], "after_m": rows[-1]["message_id"]}
+
+        def after(row: sqlite3.Row | None) -> dict[str, object]:
+            if row is None:
+                return {"after_c": -(2**63), "after_m": -(2**63)}
+            return {"after_c": row["channel_id"], "after_m": row["message_id"]}
+
+        async for message in self._pages(sql, args, after, batch_size, "reading messages"):
+            yield message
 
     async def iter_parsed_since(
         self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
@@ -306,26 +307,60 @@ class SQLiteMessageRepository:
         done = MessageFilter(MessageStatus.DONE)
         if where is not None:
             done = attrs.evolve(where, status=MessageStatus.DONE)
-        condition, args = filter_condition(done)
+        condition, args = filter_condition(done, status_index=True)  # the parsed_order index
         sql = (
             f"SELECT * FROM incoming_messages WHERE {condition} AND done_at >= :since "
             "AND (done_at, channel_id, message_id) > (:after_d, :after_c, :after_m) "
             "ORDER BY done_at, channel_id, message_id LIMIT :limit"
         )
-        after: dict[str, object] = {"after_d": "", "after_c": -(2**63), "after_m": -(2**63)}
-        while True:
-            page = {**args, **after, "since": fmt(since), "limit": batch_size}
-            rows = await self._db.run(partial(_fetch, sql, page), "reading parsed messages")
-            for row in rows:
-                yield from_row(row)
-            if len(rows) < batch_size:
-                return
-            last = rows[-1]
-            after = {
-                "after_d": last["done_at"],
-                "after_c": last["channel_id"],
-                "after_m": last["message_id"],
+
+        def after(row: sqlite3.Row | None) -> dict[str, object]:
+            if row is None:
+                return {"after_d": "", "after_c": -(2**63), "after_m": -(2**63)}
+            return {
+                "after_d": row["done_at"],
+                "after_c": row["channel_id"],
+                "after_m": row["message_id"],
             }
+
+        pages = self._pages(
+            sql, {**args, "since": fmt(since)}, after, batch_size, "reading parsed messages"
+        )
+        async for message in pages:
+            yield message
+
+    async def _pages(
+        self,
+        sql: str,
+        args: dict[str, object],
+        after: Callable[[sqlite3.Row | None], dict[str, object]],
+        batch_size: int,
+        action: str,
+    ) -> AsyncIterator[IncomingMessage]:
+        """Run a keyset query page by page, reading the next page in the database's thread
+        while the caller works through this one."""
+
+        def read(last: sqlite3.Row | None) -> asyncio.Future[list[sqlite3.Row]]:
+            page = {**args, **after(last), "limit": batch_size}
+            return asyncio.ensure_future(self._db.run(partial(_fetch, sql, page), action))
+
+        pending: asyncio.Future[list[sqlite3.Row]] | None = read(None)
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = read(rows[-1]) if len(rows) == batch_size else None
+                for row in rows:
+                    yield from_row(row)
+        finally:
+            if pending is not None:  # the caller stopped early: drop the page being read
+                pending.cancel()
+                pending.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[list[sqlite3.Row]]) -> None:
+    """Mark a dropped page's outcome as seen (no "exception was never retrieved")."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _fetch(

@@ -36,15 +36,21 @@ EXPIRED = f"processing_status = '{LEASED.value}' AND lease_until <= :now"
 NOT_LEASED = f"processing_status != '{LEASED.value}'"
 
 
-def filter_condition(where: MessageFilter) -> tuple[str, dict[str, object]]:
+def filter_condition(
+    where: MessageFilter, *, status_index: bool = False
+) -> tuple[str, dict[str, object]]:
     """A query's filter as a condition and its named parameters (``:status``, ``:c0``…,
     ``:posted_from``, ``:posted_until``); "1" when it selects everything. Post times are
     stored as fixed-width UTC text, so text order is time order; a post without a time
-    never matches a time bound."""
+    never matches a time bound.
+
+    The status test is written ``+processing_status`` unless *status_index*: the unary
+    plus keeps SQLite from walking a status index and sorting every match for each page
+    (a page in key order must walk the primary key, or a keyset export is quadratic)."""
     parts: list[str] = []
     args: dict[str, object] = {}
     if where.status is not None:
-        parts.append("processing_status = :status")
+        parts.append(f"{'' if status_index else '+'}processing_status = :status")
         args["status"] = where.status.value
     if where.channels:
         channels = {f"c{i}": channel for i, channel in enumerate(sorted(where.channels))}
