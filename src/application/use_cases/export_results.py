@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime, timedelta
 
 import attrs
 
+from channel_parser.application.errors import StorageError
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.storage import (
     ChannelInfo,
@@ -19,6 +21,8 @@ from channel_parser.application.ports.storage import (
 )
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -79,11 +83,12 @@ class ExportResults:
             return
         stop = stop or asyncio.Event()
         newest = started
+        failing = False
         while not await self._stopped_after_poll_interval(stop):
-            channels = await self._channel_infos()  # a channel may have been added
             since = newest - lookback
             rows = self._messages.iter_parsed_since(since, where, self._config.batch_size)
             try:
+                channels = await self._channel_infos()  # a channel may have been added
                 async for message in rows:
                     assert message.done_at is not None
                     if printed.get(message.key) == message.done_at:
@@ -91,8 +96,17 @@ class ExportResults:
                     printed[message.key] = message.done_at
                     newest = max(newest, message.done_at)
                     yield ExportedPost(message, channels.get(message.channel_id))
+            except StorageError as exc:  # a follower rides out an outage: the next poll
+                # looks back from the newest result printed, so nothing is skipped
+                if not failing:
+                    log.warning("following: the store failed; trying again: %s", exc)
+                failing = True
+                continue
             finally:
                 await _close(rows)
+            if failing:
+                log.warning("following: the store answers again")
+                failing = False
             printed = {k: at for k, at in printed.items() if at >= newest - lookback}
 
     async def _channel_infos(self) -> dict[int, ChannelInfo]:

@@ -17,6 +17,7 @@ import attrs
 import typer
 from dependency_injector.wiring import Provide, inject
 
+from channel_parser.application.errors import StorageError
 from channel_parser.bootstrap.app import app, fail
 from channel_parser.bootstrap.export_output import ExportFormat
 from channel_parser.domain.message import MessageKey
@@ -234,6 +235,9 @@ def export(
         fail(f"export interrupted{kept}", code=EXIT_INTERRUPTED)
     except OSError as exc:  # the output file or its folder
         fail(f"--output {output}: {exc.strerror or exc}")
+    except StorageError as exc:  # (an unreachable store ends in run_async: exit 3)
+        kept = "" if output is None else f"; {output} not written"
+        fail(f"storage failed: {exc}{kept}", code=3)
     if output is not None:
         typer.echo(f"exported {count} record(s) to {output}", err=True)
 

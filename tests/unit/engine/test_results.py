@@ -4,7 +4,11 @@ the results streamed out (export, follow, show), on the production graph with fa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
+
+from channel_parser.application.errors import StorageUnavailable
 from channel_parser.application.ports.storage import IngestOutcome, MessageFilter, NewPost
 from channel_parser.application.use_cases.export_results import ExportedPost, ExportResults
 from channel_parser.application.use_cases.get_status import GetStatus
@@ -220,4 +224,50 @@ async def test_show_finds_one_post_and_find_channel_its_username() -> None:
     assert shown is not None and shown.message.result is not None
     assert shown.channel is not None and shown.channel.username == "PyJobs"
     assert await world.container.show()(MessageKey(CHANNEL, 8)) is None
+    await world.stop()
+
+
+class FlakyParsedSince:
+    """The in-memory store whose follower query fails while ``down`` is set."""
+
+    def __init__(self, world: World) -> None:
+        self.inner = world.messages
+        self.down = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def iter_parsed_since(self, *args: object, **kwargs: object) -> AsyncIterator[object]:
+        if self.down:
+            raise StorageUnavailable("the store went away")
+        async for message in self.inner.iter_parsed_since(*args, **kwargs):  # type: ignore[arg-type]
+            yield message
+
+
+async def test_a_follower_rides_out_a_storage_outage_and_misses_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.start()
+    store = FlakyParsedSince(world)
+    export = ExportResults(store, world.shared.channels, world.clock)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    got: list[ExportedPost] = []
+    following = asyncio.create_task(
+        collect(export(MessageFilter(DONE), follow=True, stop=stop), got)
+    )
+    await world.settle()
+    store.down = True
+    await world.post(1, OPEN)  # parsed during the outage
+    await world.settle(lambda: done(world, 1))
+    await world.advance(3)  # three polls fail
+    assert got == []
+    store.down = False
+    await world.advance(1)
+    await world.settle(lambda: len(got) == 1)
+    assert got[0].message.text == OPEN
+    messages = [r.getMessage() for r in caplog.records if "following" in r.getMessage()]
+    assert len(messages) == 2  # one line when it failed, one when it answered again
+    stop.set()
+    await asyncio.wait_for(following, timeout=5)
     await world.stop()
