@@ -28,6 +28,7 @@ from channel_parser.bootstrap.commands import importer as _importer  # noqa: E40
 from channel_parser.bootstrap.commands import login as _login  # noqa: E402, F401
 from channel_parser.bootstrap.commands import operate as _operate  # noqa: E402, F401
 from channel_parser.bootstrap.commands import parse as _parse  # noqa: E402, F401
+from channel_parser.bootstrap.commands import results as _results  # noqa: E402, F401
 from channel_parser.bootstrap.commands import run as _run  # noqa: E402, F401
 from channel_parser.bootstrap.commands import simulate as _simulate  # noqa: E402, F401
 

@@ -31,7 +31,10 @@ from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.notify import AdminNotifier
 from channel_parser.application.ports.storage import ServiceState
 from channel_parser.application.storage_health import StorageHealth
+from channel_parser.application.usage import UsageRecorder
 from channel_parser.application.use_cases.claim_message import ClaimMessage
+from channel_parser.application.use_cases.export_results import ExportResults
+from channel_parser.application.use_cases.find_channel import FindChannel
 from channel_parser.application.use_cases.get_status import GetStatus
 from channel_parser.application.use_cases.import_posts import ImportPosts
 from channel_parser.application.use_cases.ingest import IngestPost
@@ -42,13 +45,16 @@ from channel_parser.application.use_cases.process_message import ProcessMessage
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
 from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
 from channel_parser.application.use_cases.resume_parsing import ResumeParsing
+from channel_parser.application.use_cases.show_message import ShowMessage
 from channel_parser.bootstrap.service import HealthCheck, Service
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
 from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EDITS_REPARSED, EditRule
 from channel_parser.domain.throttle import DEFAULT_INTERVALS, NotificationThrottle
+from channel_parser.domain.usage import TokenPrices
 
 if TYPE_CHECKING:
     from channel_parser.adapters.http.monitoring import MonitoringServer
@@ -78,6 +84,18 @@ def engine_config(settings: Settings) -> EngineConfig:
         quota_probe_interval=timedelta(seconds=settings.quota_probe_seconds),
         internal_error_limit=settings.internal_error_limit,
     )
+
+
+def edit_rule(settings: Settings) -> EditRule:
+    """REPARSE_EDITS: an edit of a parsed post queues it again, or is kept out."""
+    return EDITS_REPARSED if settings.reparse_edits else EDITS_IN_PLACE
+
+
+def token_prices(settings: Settings) -> TokenPrices | None:
+    """LLM_PRICE_INPUT_PER_MTOK / LLM_PRICE_OUTPUT_PER_MTOK (set together, or neither)."""
+    if settings.llm_price_input_per_mtok is None or settings.llm_price_output_per_mtok is None:
+        return None
+    return TokenPrices(settings.llm_price_input_per_mtok, settings.llm_price_output_per_mtok)
 
 
 def worker_id() -> str:
@@ -201,6 +219,8 @@ class Container(containers.DeclarativeContainer):
     config = providers.Singleton(engine_config, settings)
     jitter = providers.Object(random.random)  # backoff jitter's random numbers
     wakeup = providers.Singleton(asyncio.Event)  # a stored post wakes the local worker
+    edits = providers.Singleton(edit_rule, settings)
+    prices = providers.Singleton(token_prices, settings)
 
     # -- gateways ---------------------------------------------------------------------
     stores = providers.Resource(open_stores, settings)
@@ -221,8 +241,12 @@ class Container(containers.DeclarativeContainer):
     resume = providers.Singleton(ResumeParsing, messages, state, notify, clock, metrics)
     requeue = providers.Singleton(RequeueMessages, messages, clock)
     reset = providers.Singleton(ResetMessage, messages, clock)
-    status = providers.Singleton(GetStatus, messages, channels, state, clock)
-    ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set)
+    status = providers.Singleton(GetStatus, messages, channels, state, clock, prices=prices)
+    export = providers.Singleton(ExportResults, messages, channels, clock)
+    show = providers.Singleton(ShowMessage, messages, channels)
+    find_channel = providers.Singleton(FindChannel, channels)
+    usage = providers.Singleton(UsageRecorder, state, clock, metrics)
+    ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set, edits=edits)
     import_posts = providers.Singleton(ImportPosts, ingest)
     claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
     process = providers.Singleton(
@@ -237,9 +261,12 @@ class Container(containers.DeclarativeContainer):
         health,
         config,
         jitter_source=jitter,
+        usage=usage,
     )
     recover = providers.Singleton(RecoverStuck, messages, clock)
-    probe = providers.Singleton(ProbeQuota, parser, state, notify, resume, clock, config, owner)
+    probe = providers.Singleton(
+        ProbeQuota, parser, state, notify, resume, clock, config, owner, usage=usage
+    )
 
     # -- the engine -------------------------------------------------------------------
     limit = providers.Singleton(starting_limit, settings, state)

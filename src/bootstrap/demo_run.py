@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 from dependency_injector import providers
@@ -25,13 +26,22 @@ from channel_parser.adapters.notify.console import ConsoleNotifier
 from channel_parser.adapters.telegram.export import read_export
 from channel_parser.application.engine import Engine
 from channel_parser.application.limiter import AdaptiveLimiter
-from channel_parser.application.ports.storage import MessageRepository, MessageStats, ServiceState
+from channel_parser.application.ports.storage import (
+    MessageFilter,
+    MessageRepository,
+    MessageStats,
+    ServiceState,
+)
 from channel_parser.application.use_cases.import_posts import ExportItem, ImportPosts, ImportSummary
+from channel_parser.application.use_cases.show_message import ShowMessage
 from channel_parser.bootstrap.container import Container
 from channel_parser.bootstrap.demo import SAMPLE_EXPORT
+from channel_parser.bootstrap.records import record
 from channel_parser.bootstrap.runner import run_in
 from channel_parser.bootstrap.settings import Settings
+from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage
 from channel_parser.simulator.config import Latency, SimulatorConfig
 from channel_parser.simulator.server import ZaiSimulator
 
@@ -49,6 +59,8 @@ class DemoResult:
     notifications_sent: int
     notifications_suppressed: int
     seconds: float
+    usage: LLMUsage  # what every call cost, as the usage ledger counted it
+    example: dict[str, Any] | None  # one parsed post, as `show --json` prints it
 
 
 def demo_settings(workdir: Path, base_url: str) -> Settings:
@@ -61,6 +73,7 @@ def demo_settings(workdir: Path, base_url: str) -> Settings:
         llm_model="glm-4.6",
         llm_api_key=SecretStr("demo-key-not-secret"),
         llm_timeout=10,
+        llm_thinking="disabled",  # as the Z.AI presets send it
         backoff_base_seconds=30 / SCALE,
         backoff_cap_seconds=480 / SCALE,
         notify_quota_interval_seconds=15 * 60 / SCALE,
@@ -100,7 +113,7 @@ async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT
             f"(hidden concurrency limit 4, balance {sim.config.balance} calls)."
         )
         console.print(f"Times are SPEC.md's divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n")
-        imported, stats, learned = await run_in(
+        imported, stats, learned, usage, example = await run_in(
             container, _import_and_parse, console, contents.items, lambda: sim.top_up(posts)
         )
         seen = sim.stats()
@@ -113,6 +126,8 @@ async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT
         notifications_sent=_count(metrics, "sent"),
         notifications_suppressed=_count(metrics, "suppressed"),
         seconds=time.monotonic() - started,
+        usage=usage,
+        example=example,
     )
 
 
@@ -126,13 +141,25 @@ async def _import_and_parse(
     messages: MessageRepository = Provide["messages"],
     state: ServiceState = Provide["state"],
     limiter: AdaptiveLimiter = Provide["limiter"],
-) -> tuple[ImportSummary, MessageStats, int]:
+    show: ShowMessage = Provide["show"],
+) -> tuple[ImportSummary, MessageStats, int, LLMUsage, dict[str, Any] | None]:
     imported = await import_posts(items)
     worker = asyncio.create_task(engine.run())
     await _watch(console, messages, state, limiter, top_up, imported.stored)
     engine.stop()
     await worker
-    return imported, await messages.stats(), limiter.limit.permits
+    example = await _one_parsed_post(messages, show)
+    usage = await state.usage_since()
+    return imported, await messages.stats(), limiter.limit.permits, usage, example
+
+
+async def _one_parsed_post(messages: MessageRepository, show: ShowMessage) -> dict[str, Any] | None:
+    """The first post the LLM parsed itself (not a repost answered from the cache)."""
+    async for message in messages.iter_matching(MessageFilter(MessageStatus.DONE)):
+        if not message.from_cache and message.result:
+            shown = await show(MessageKey(message.channel_id, message.message_id))
+            return None if shown is None else record(shown)
+    return None
 
 
 async def _watch(

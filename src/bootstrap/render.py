@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
@@ -9,6 +10,18 @@ from rich.table import Table
 
 from channel_parser.application.use_cases.get_status import StatusReport
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage, TokenPrices
+
+
+def usage_as_dict(usage: LLMUsage, prices: TokenPrices | None) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "calls": usage.calls,
+        "llm_seconds": round(usage.seconds, 3),
+        "estimated_cost": None if prices is None else round(prices.cost(usage), 6),
+    }
 
 
 def status_as_dict(report: StatusReport) -> dict[str, Any]:
@@ -33,6 +46,16 @@ def status_as_dict(report: StatusReport) -> dict[str, Any]:
             "next_probe_at": gate.probe_at.isoformat() if gate.probe_at else None,
         },
         "learned_concurrency_limit": report.learned_limit,
+        "llm_usage": {
+            "total": usage_as_dict(report.usage_total, report.prices),
+            "last_24h": usage_as_dict(report.usage_last_day, report.prices),
+            "prices_per_million_tokens": None
+            if report.prices is None
+            else {
+                "input": report.prices.input_per_mtok,
+                "output": report.prices.output_per_mtok,
+            },
+        },
         "channels": [
             {
                 "channel_id": c.channel_id,
@@ -83,6 +106,69 @@ def print_status(
     console.print(
         f"learned concurrency limit: {'not learned yet' if limit is None else int(limit)}"
     )
+    usage = data["llm_usage"]
+    for label, spent in (("in all", usage["total"]), ("last 24 h", usage["last_24h"])):
+        cost = spent["estimated_cost"]
+        console.print(
+            f"LLM usage {label}: {spent['total_tokens']:,} tokens (prompt "
+            f"{spent['prompt_tokens']:,}, completion {spent['completion_tokens']:,}) in "
+            f"{spent['calls']:,} calls" + ("" if cost is None else f"; estimated cost {cost:,.4f}")
+        )
+    if usage["prices_per_million_tokens"] is None:
+        console.print(
+            "[dim]set LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK for costs[/dim]"
+        )
     for channel in data["channels"]:
         state = "available" if channel["available"] else f"UNAVAILABLE ({channel['reason']})"
         console.print(f"channel {channel['channel_id']} {channel['title'] or ''}: {state}")
+
+
+def print_post(data: dict[str, Any], console: Console | None = None) -> None:
+    """One post (a record of bootstrap.records) for people."""
+    console = console or Console()
+    where = f"{data['channel_id']}/{data['message_id']}"
+    names = " ".join(
+        part
+        for part in (
+            f"@{data['channel_username']}" if data["channel_username"] else "",
+            f"«{data['channel_title']}»" if data["channel_title"] else "",
+        )
+        if part
+    )
+    console.print(f"[bold]post {where}[/bold] {names}".rstrip(), highlight=False)
+    if data["link"]:
+        console.print(data["link"], highlight=False)
+    rows = [
+        ("status", data["status"]),
+        ("retry_count", data["retry_count"]),
+        ("retry_after", data["retry_after"] or "-"),
+        ("posted", data["posted_at"] or "-"),
+        ("received", data["received_at"]),
+        ("edited", data["edited_at"] or "-"),
+        ("parsed", data["parsed_at"] or "-"),
+    ]
+    table = Table(show_header=False, box=None)
+    for name, value in rows:
+        table.add_row(name, str(value))
+    error = data["error"]
+    if error is not None:
+        table.add_row(
+            "last error",
+            f"{error['kind']} (code {error['code']}) at {error['at']}: {error['message']}",
+        )
+    if data["parsed_at"] or data["llm_calls"]:
+        table.add_row("model", str(data["model"] or "-"))
+        table.add_row(
+            "tokens",
+            f"{data['total_tokens']:,} (prompt {data['prompt_tokens']:,}, completion "
+            f"{data['completion_tokens']:,}) in {data['llm_calls']} call(s), "
+            f"{data['llm_seconds']} s" + (" [from the repost cache]" if data["from_cache"] else ""),
+        )
+    console.print(table)
+    console.print("[bold]text[/bold]")
+    console.print(data["text"], highlight=False, markup=False)
+    if data["result"] is not None:
+        console.print("[bold]result[/bold]")
+        console.print(
+            json.dumps(data["result"], ensure_ascii=False, indent=2), highlight=False, markup=False
+        )

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     llm_max_post_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     llm_max_reply_bytes: int = Field(default=1_048_576, ge=1024, le=100_000_000)
     llm_max_result_bytes: int = Field(default=262_144, ge=1024, le=8_000_000)
+    # None: the provider's preset (disabled for the Z.AI presets; nothing sent otherwise)
+    llm_thinking: Literal["disabled", "enabled", "provider"] | None = None
+    llm_max_output_tokens: int = Field(default=4096, ge=0, le=1_000_000)  # 0: not sent
+    llm_price_input_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    llm_price_output_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    reparse_edits: bool = True  # an edit of a parsed post queues it to be parsed again
 
     # -- retries, concurrency, timers ----------------------------------------------
     backoff_base_seconds: float = _seconds(30.0, 0.01, DAY)
@@ -117,12 +123,23 @@ class Settings(BaseSettings):
             )
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise ValueError("BACKOFF_CAP_SECONDS must not be below BACKOFF_BASE_SECONDS")
+        if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
+            raise ValueError(
+                "LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK are set together"
+            )
         return self
 
     @field_validator("log_level", "log_libraries", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("llm_thinking", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ import attrs
 
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.time import require_aware
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 
 class FailureKind(enum.StrEnum):
@@ -103,6 +104,9 @@ class LLMFailure:
     code: str | None = None  # the provider's code: "1302", "insufficient_quota", "500", ...
     message: str = ""
     retry_at: datetime | None = attrs.field(default=None, converter=_aware_or_none)
+    # What the failed attempt consumed (a refused call still counts as a call). Not part of
+    # the failure's identity: two failures of one kind and code are equal whatever it cost.
+    usage: LLMUsage = attrs.field(default=NO_USAGE, eq=False)
 
     @property
     def effect(self) -> FailureEffect:

@@ -5,6 +5,7 @@ RETRY (due) ─claim─┘      │ ├─schedule_retry──▶ RETRY
                           │ └─fail────────────▶ ERROR
                           └─release / recover_stuck (lease expired)──▶ PENDING / RETRY
 any state but PROCESSING ──requeue (by hand, or when the quota returns)──▶ PENDING
+DONE ──edit_text under EDITS_REPARSED (the post was edited)──▶ PENDING, with the new text
 
 The rules themselves (due, lease, editable, what each move changes) are data in
 message_rules, which the stores translate (ADR 0010).
@@ -27,19 +28,22 @@ from channel_parser.domain.failures import (
 )
 from channel_parser.domain.message_rules import (
     DUE,
-    EDITABLE,
+    EDITS_IN_PLACE,
     LEASED,
     WAITING,
     Changes,
+    EditRule,
     back_to_waiting_changes,
     claim_changes,
     edit_changes,
+    edit_requeue_changes,
     released_changes,
     requeue_changes,
     tried_before,
 )
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.time import require_aware
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 
 @attrs.frozen(order=True)
@@ -107,6 +111,12 @@ class IncomingMessage:
     updated_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
     done_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
     from_cache: bool = False
+    # What the current result cost: every call since parsing (re)started, repairs and
+    # refused calls included; a requeue starts it again (message_rules.requeue_changes).
+    usage: LLMUsage = NO_USAGE
+    model: str | None = None  # the model that made the result
+    parser_fingerprint: str | None = None  # model + prompt + schema it was made under
+    edited_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
 
     @property
     def key(self) -> MessageKey:
@@ -142,15 +152,29 @@ class IncomingMessage:
             raise ValueError("lease must be positive")
         self._apply(claim_changes(owner, now, lease))
 
+    def spend(self, owner: str, usage: LLMUsage) -> None:
+        """Add what one attempt's calls cost, while *owner* holds the lease."""
+        self._require_lease(owner, "record the usage of")
+        self.usage = self.usage + usage
+
     def succeed(
-        self, owner: str, result: dict[str, Any], now: datetime, *, from_cache: bool = False
+        self,
+        owner: str,
+        result: dict[str, Any],
+        now: datetime,
+        *,
+        from_cache: bool = False,
+        model: str | None = None,
+        parser_fingerprint: str | None = None,
     ) -> None:
-        """Record the parse result: PROCESSING → DONE."""
+        """Record the parse result (and what made it): PROCESSING → DONE."""
         self._require_lease(owner, "complete")
         now = require_aware(now, "now")
         self.status = MessageStatus.DONE
         self.result = result
         self.from_cache = from_cache
+        self.model = model
+        self.parser_fingerprint = parser_fingerprint
         self.last_error = None
         self.retry_after = None
         self.done_at = now
@@ -223,12 +247,16 @@ class IncomingMessage:
         self._require_lease(owner, "release")
         self._back_to_waiting(require_aware(now, "now"))
 
-    def edit_text(self, text: str, now: datetime) -> bool:
-        """Take an edited text if parsing has not finished; True when it changed."""
+    def edit_text(self, text: str, now: datetime, rule: EditRule = EDITS_IN_PLACE) -> bool:
+        """Take an edited text as *rule* says for the current status: in place, or by
+        queueing the post again; True when the text changed."""
         now = require_aware(now, "now")
-        if self.status not in EDITABLE or text == self.text:
+        if not rule.takes(self.status) or text == self.text:
             return False
-        self._apply(edit_changes(text, now))
+        if rule.requeues(self.status):
+            self._apply(edit_requeue_changes(text, now))
+        else:
+            self._apply(edit_changes(text, now))
         return True
 
     # -- helpers -------------------------------------------------------------

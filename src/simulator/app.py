@@ -19,6 +19,7 @@ from channel_parser.simulator.replies import (
     parse_result,
     post_text,
     text_key,
+    thinking_tokens,
     zai_error,
 )
 from channel_parser.simulator.state import SimulatorState
@@ -69,6 +70,7 @@ class ChatHandler:
         if not isinstance(body, dict):
             return self._error("1210", request_id)
         text = post_text(body)
+        state.saw_options(_thinking(body), _max_tokens(body))
         fault = state.take_fault(text)
         if fault is not None:
             state.faults[fault.kind] += 1
@@ -130,7 +132,16 @@ class ChatHandler:
         else:
             content = json.dumps(parse_result(text), ensure_ascii=False)
         prompt_chars = len(json.dumps(body.get("messages"), ensure_ascii=False))
-        reply = completion(request_id, model, content, prompt_chars, finish_reason)
+        limit = _max_tokens(body)
+        reply = completion(
+            request_id,
+            model,
+            content,
+            prompt_chars,
+            finish_reason,
+            reasoning_tokens=thinking_tokens(text, _thinking(body)),
+            max_tokens=int(limit) if limit.isdigit() else None,
+        )
         if kind == Fault.NO_CHOICES:
             reply["choices"] = []
         self.state.charge(reply["usage"]["total_tokens"])
@@ -203,6 +214,19 @@ class ChatHandler:
         return web.json_response(
             zai_error(code, text, request_id), status=zai_status(code), headers=headers
         )
+
+
+def _thinking(body: dict[str, Any]) -> str:
+    """The request's ``thinking.type`` ("absent" when not sent: GLM then decides)."""
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    return str(kind) if kind is not None else "absent"
+
+
+def _max_tokens(body: dict[str, Any]) -> str:
+    """The bound on output tokens as sent (Z.AI's ``max_tokens``; OpenAI's name too)."""
+    value = body.get("max_tokens", body.get("max_completion_tokens"))
+    return str(value) if value is not None else "absent"
 
 
 async def stats(request: web.Request) -> web.Response:

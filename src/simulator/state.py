@@ -24,6 +24,8 @@ class SimulatorStats:
     rejections: dict[str, int]  # Z.AI code or HTTP status -> count
     faults: dict[str, int]  # fault kind -> times served
     balance: int | None
+    thinking: dict[str, int]  # the requests' thinking.type ("absent": not sent) -> count
+    max_tokens: dict[str, int]  # the requests' max_tokens ("absent": not sent) -> count
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -52,6 +54,8 @@ class SimulatorState:
         self.successes_by_text: collections.Counter[str] = collections.Counter()
         self.rejections: collections.Counter[str] = collections.Counter()
         self.faults: collections.Counter[str] = collections.Counter()
+        self.thinking: collections.Counter[str] = collections.Counter()
+        self.max_tokens: collections.Counter[str] = collections.Counter()
 
     def stats(self) -> SimulatorStats:
         return SimulatorStats(
@@ -63,7 +67,13 @@ class SimulatorState:
             rejections=dict(self.rejections),
             faults=dict(self.faults),
             balance=self.balance,
+            thinking=dict(self.thinking),
+            max_tokens=dict(self.max_tokens),
         )
+
+    def saw_options(self, thinking: str, max_tokens: str) -> None:
+        self.thinking[thinking] += 1
+        self.max_tokens[max_tokens] += 1
 
     # -- faults ------------------------------------------------------------------------
     def script(self, faults: list[FaultSpec]) -> None:

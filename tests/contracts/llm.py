@@ -60,6 +60,14 @@ class LLMParserContract:
         assert outcome.code
         assert outcome.retry_at is None or outcome.retry_at.tzinfo is not None
 
+    async def test_an_outcome_says_what_it_cost(self, harness: ParserHarness) -> None:
+        outcome = await harness.parser.parse(ParseRequest("What does this cost?", "1/1"))
+        assert isinstance(outcome, ParseSuccess)
+        assert outcome.usage.calls >= 1 and outcome.usage.total_tokens > 0
+        harness.stage("concurrency")
+        refused = await harness.parser.parse(ParseRequest("x", "1/2"))
+        assert isinstance(refused, LLMFailure) and refused.usage.calls >= 1
+
     async def test_a_failure_does_not_stick(self, harness: ParserHarness) -> None:
         harness.stage("concurrency")
         assert isinstance(await harness.parser.parse(ParseRequest("x", "1")), LLMFailure)
@@ -72,6 +80,6 @@ class LLMParserContract:
         assert all(isinstance(o, ParseSuccess) for o in outcomes)
 
     def test_provider_and_fingerprint(self, harness: ParserHarness) -> None:
-        assert harness.parser.provider
+        assert harness.parser.provider and harness.parser.model
         assert harness.parser.fingerprint == harness.parser.fingerprint
         assert len(harness.parser.fingerprint) >= 4

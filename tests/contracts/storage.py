@@ -6,12 +6,14 @@ store). Time is passed in as fixed aware datetimes; nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from channel_parser.application.ports.storage import (
     IngestOutcome,
+    MessageFilter,
     MessageRepository,
     NewPost,
     SlotTaken,
@@ -21,8 +23,10 @@ from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.failures import FailureKind, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import EDITS_REPARSED
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.throttle import NotificationThrottle, ThrottleDecision, ThrottleSlot
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(seconds=180)
@@ -130,6 +134,49 @@ class StorageContract:
             got = await repo.get(key)
             assert got is not None and got.text == "hello"
 
+    async def test_an_edit_of_a_parsed_post_queues_it_again_when_reparsed(
+        self, stores: Stores
+    ) -> None:
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        msg.spend("w1", LLMUsage(100, 20, 1, 0.5))
+        msg.succeed("w1", {"title": "open"}, at(1), model="glm-4.6", parser_fingerprint="f1")
+        assert await repo.save(msg, "w1")
+        edited = post(1, 10, "vacancy closed")
+        assert await repo.add(edited, at(60), EDITS_REPARSED) is IngestOutcome.REQUEUED
+        got = await repo.get(msg.key)
+        assert got is not None
+        assert (got.status, got.text, got.edited_at) == (
+            MessageStatus.PENDING,
+            "vacancy closed",
+            at(60),
+        )
+        assert got.result is None and got.done_at is None and got.usage == NO_USAGE
+        assert got.model is None and got.parser_fingerprint is None
+        assert got.received_at == T0 and got.posted_at == at(-60)
+        assert await repo.add(edited, at(61), EDITS_REPARSED) is IngestOutcome.UNCHANGED
+        again = await repo.claim_next("w2", at(62), LEASE)
+        assert again is not None and again.key == msg.key and again.text == "vacancy closed"
+
+    async def test_reparsed_edits_leave_the_rest_as_before(self, stores: Stores) -> None:
+        """In place before parsing finished; never while processing."""
+        repo = stores.messages
+        await repo.add(post(1, 10, "first"), T0)
+        assert await repo.add(post(1, 10, "second"), at(1), EDITS_REPARSED) is (
+            IngestOutcome.UPDATED
+        )
+        got = await repo.get(MessageKey(1, 10))
+        assert got is not None and (got.text, got.status, got.edited_at) == (
+            "second",
+            MessageStatus.PENDING,
+            at(1),
+        )
+        busy = await repo.claim_next("w1", at(2), LEASE)
+        assert busy is not None and busy.key == MessageKey(1, 10)
+        assert await repo.add(post(1, 10, "third"), at(3), EDITS_REPARSED) is (
+            IngestOutcome.UNCHANGED
+        )
+
     # -- claiming ------------------------------------------------------------
 
     async def test_claims_the_oldest_due_message_with_a_lease(self, stores: Stores) -> None:
@@ -210,6 +257,26 @@ class StorageContract:
             "tags": ["a"],
         }
         assert got.from_cache and got.done_at == at(1) and got.lease_owner is None
+
+    async def test_save_writes_what_parsing_cost(self, stores: Stores) -> None:
+        repo = stores.messages
+        await repo.add(post(1, 10, "first"), T0)
+        await repo.add(post(1, 10, "edited"), at(1))
+        msg = await repo.claim_next("w1", at(2), LEASE)
+        assert msg is not None
+        msg.spend("w1", LLMUsage(calls=1, seconds=0.25))
+        msg.schedule_retry("w1", CONCURRENCY, POLICY, at(3))
+        assert await repo.save(msg, "w1")
+        msg = await repo.claim_next("w1", at(40), LEASE)
+        assert msg is not None and msg.usage == LLMUsage(calls=1, seconds=0.25)
+        msg.spend("w1", LLMUsage(1200, 150, 2, 3.5))
+        msg.succeed("w1", {"t": 1}, at(41), model="glm-4.6", parser_fingerprint="9f86d081")
+        assert await repo.save(msg, "w1")
+        got = await repo.get(msg.key)
+        assert got is not None
+        assert got.usage == LLMUsage(1200, 150, 3, 3.75)
+        assert (got.model, got.parser_fingerprint) == ("glm-4.6", "9f86d081")
+        assert got.edited_at == at(1) and got.done_at == at(41)
 
     async def test_save_writes_a_retry_with_its_error(self, stores: Stores) -> None:
         msg = await in_retry(stores.messages, 1, 10, T0)
@@ -365,6 +432,79 @@ class StorageContract:
         assert [m.key async for m in repo.iter_messages(MessageStatus.DONE)] == [MessageKey(9, 1)]
         assert [m async for m in repo.iter_messages(MessageStatus.ERROR)] == []
 
+    # -- export queries ------------------------------------------------------
+
+    async def _export_fixture(self, repo: MessageRepository) -> None:
+        """Channels 3, 1 and 2; posted at hours 1..6 (one without a date); four done, one
+        in error, two pending."""
+        processed = [(3, 5, 1), (1, 2, 3), (2, 7, 4), (1, 4, 6), (2, 8, None)]
+        for i, (channel, message, hour) in enumerate(processed):
+            posted = None if hour is None else T0 + timedelta(hours=hour)
+            await repo.add(NewPost(channel, message, f"post {i}", posted_at=posted), at(i))
+        for _ in processed:
+            got = await repo.claim_next("w1", at(20), LEASE)
+            assert got is not None
+            if got.key == MessageKey(2, 7):
+                got.fail("w1", REJECTED, at(21))
+            else:
+                got.succeed("w1", {"k": [got.channel_id, got.message_id]}, at(21))
+            assert await repo.save(got, "w1")
+        for channel, message, hour in [(1, 9, 2), (3, 1, 5)]:
+            posted = T0 + timedelta(hours=hour)
+            await repo.add(NewPost(channel, message, f"later {message}", posted_at=posted), at(30))
+
+    async def test_iter_matching_streams_what_the_filter_selects_in_key_order(
+        self, stores: Stores
+    ) -> None:
+        repo = stores.messages
+        await self._export_fixture(repo)
+
+        async def keys(where: MessageFilter, batch: int = 2) -> list[tuple[int, int]]:
+            return [(m.channel_id, m.message_id) async for m in repo.iter_matching(where, batch)]
+
+        everything = [(1, 2), (1, 4), (1, 9), (2, 7), (2, 8), (3, 1), (3, 5)]
+        assert await keys(MessageFilter()) == everything
+        assert await keys(MessageFilter(), batch=100) == everything
+        done = MessageFilter(MessageStatus.DONE)
+        assert await keys(done) == [(1, 2), (1, 4), (2, 8), (3, 5)]
+        assert await keys(MessageFilter(MessageStatus.ERROR)) == [(2, 7)]
+        assert await keys(MessageFilter(channels={1, 2})) == everything[:5]
+        assert await keys(MessageFilter(MessageStatus.DONE, channels={3})) == [(3, 5)]
+        hours = MessageFilter(
+            posted_from=T0 + timedelta(hours=2), posted_until=T0 + timedelta(hours=5)
+        )
+        assert await keys(hours) == [(1, 2), (1, 9), (2, 7)]  # posted at 3, 2 and 4
+        assert await keys(MessageFilter(posted_from=T0 + timedelta(hours=6))) == [(1, 4)]
+        assert await keys(MessageFilter(MessageStatus.RETRY)) == []
+        first, second = [m async for m in repo.iter_matching(MessageFilter(channels={3}))]
+        assert (first.text, first.status, first.result) == ("later 1", MessageStatus.PENDING, None)
+        assert first.posted_at == T0 + timedelta(hours=5)
+        assert (second.text, second.result, second.done_at) == ("post 0", {"k": [3, 5]}, at(21))
+
+    async def test_iter_parsed_since_follows_the_order_of_parsing(self, stores: Stores) -> None:
+        repo = stores.messages
+        for i in range(6):
+            await repo.add(post(i % 2 + 1, 10 + i), at(i))
+        # parsed in this order; two at the same instant, ordered by key
+        parsed_at = {10: at(50), 11: at(40), 12: at(45), 13: at(45), 14: at(60), 15: at(30)}
+        for _ in range(6):
+            got = await repo.claim_next("w1", at(20), LEASE)
+            assert got is not None
+            got.succeed("w1", {"n": got.message_id}, parsed_at[got.message_id])
+            assert await repo.save(got, "w1")
+        await repo.add(post(1, 99), at(70))  # pending: never listed
+
+        async def ids(since: datetime, where: MessageFilter | None = None) -> list[int]:
+            return [m.message_id async for m in repo.iter_parsed_since(since, where, 2)]
+
+        assert await ids(T0) == [15, 11, 12, 13, 10, 14]
+        assert await ids(at(45)) == [12, 13, 10, 14]
+        assert await ids(at(61)) == []
+        channel_1 = MessageFilter(MessageStatus.ERROR, channels={1})  # status is ignored
+        assert await ids(at(41), channel_1) == [12, 10, 14]
+        found = [m async for m in repo.iter_parsed_since(at(60))]
+        assert [(m.message_id, m.done_at, m.result) for m in found] == [(14, at(60), {"n": 14})]
+
     # -- parse cache ---------------------------------------------------------
 
     async def test_parse_cache(self, stores: Stores) -> None:
@@ -391,6 +531,16 @@ class StorageContract:
             (1, False, "News", "banned", at(3)),
             (2, True, None, None, at(4)),
         ]
+
+    async def test_a_channels_username_is_kept_until_told_otherwise(self, stores: Stores) -> None:
+        reg = stores.channels
+        await reg.set_availability(-1001, True, T0, title="Jobs", username="python_jobs")
+        await reg.set_availability(-1002, True, T0, title="Private")
+        await reg.set_availability(-1001, False, at(1), reason="banned")
+        names = {c.channel_id: (c.title, c.username) for c in await reg.channels()}
+        assert names == {-1001: ("Jobs", "python_jobs"), -1002: ("Private", None)}
+        await reg.set_availability(-1001, True, at(2), username="py_jobs")
+        assert [c.username for c in await reg.channels()] == [None, "py_jobs"]
 
     # -- service state -------------------------------------------------------
 
@@ -492,6 +642,25 @@ class StorageContract:
         assert got is not None and got.status is MessageStatus.ERROR
         assert got.last_error is not None and got.last_error.repeats == 2
         assert (await repo.stats()).errors_by_kind == {"internal": 1}
+
+    async def test_the_usage_ledger_sums_by_hour(self, stores: Stores) -> None:
+        state = stores.state
+        assert await state.usage_since() == NO_USAGE
+        await state.add_usage(T0, LLMUsage(100, 10, 1, 0.5))  # 18:42
+        await state.add_usage(at(60), LLMUsage(200, 20, 2, 1.0))  # 18:43, the same hour
+        await state.add_usage(at(3600), LLMUsage(calls=1))  # 19:42
+        await state.add_usage(T0 - timedelta(days=2), LLMUsage(5000, 500, 3, 9.0))
+        assert await state.usage_since() == LLMUsage(5300, 530, 7, 10.5)
+        # from the start of the hour *since* falls in
+        assert await state.usage_since(at(1000)) == LLMUsage(300, 30, 4, 1.5)
+        assert await state.usage_since(at(3600)) == LLMUsage(calls=1)
+        assert await state.usage_since(at(7200)) == NO_USAGE
+
+    async def test_concurrent_usage_adds_all_count(self, stores: Stores) -> None:
+        """Many calls end at once in one process (and in several): none may be lost."""
+        state = stores.state
+        await asyncio.gather(*(state.add_usage(at(i), LLMUsage(10, 1, 1)) for i in range(30)))
+        assert await state.usage_since(T0) == LLMUsage(300, 30, 30)
 
     async def test_learned_limit(self, stores: Stores) -> None:
         assert await stores.state.learned_limit() is None

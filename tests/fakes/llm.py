@@ -9,14 +9,21 @@ from typing import Any
 
 from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
 from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.usage import LLMUsage
 
 
 def default_result(text: str) -> dict[str, Any]:
     return {"summary": text[:60], "length": len(text)}
 
 
+def default_usage(text: str) -> LLMUsage:
+    """What a default answer costs: one call, tokens that grow with the text."""
+    return LLMUsage(prompt_tokens=100 + len(text) // 4, completion_tokens=20, calls=1)
+
+
 class FakeParser:
-    """Answers ``ParseSuccess(default_result(text))`` unless told otherwise.
+    """Answers ``ParseSuccess(default_result(text), default_usage(text))`` unless told
+    otherwise (scripted outcomes carry the usage they were given).
 
     - ``script(*outcomes)`` queues outcomes for the next calls, in order (an exception
       in the queue is raised by its call, as a bug in a real parser would be);
@@ -25,10 +32,13 @@ class FakeParser:
       so a test can hold calls in flight.
     """
 
-    def __init__(self, provider: str = "fake", fingerprint: str = "fake-v1") -> None:
+    def __init__(
+        self, provider: str = "fake", fingerprint: str = "fake-v1", model: str = "fake-model"
+    ) -> None:
         self._provider = provider
         self._fingerprint = fingerprint
         self.settings_fingerprint = f"{provider}-settings-1"  # change it to "fix" the settings
+        self._model = model
         self.queue: deque[ParseOutcome | Exception] = deque()
         self.rules: list[tuple[Callable[[str], bool], ParseOutcome]] = []
         self.calls: list[ParseRequest] = []
@@ -39,6 +49,10 @@ class FakeParser:
     @property
     def provider(self) -> str:
         return self._provider
+
+    @property
+    def model(self) -> str:
+        return self._model
 
     @property
     def fingerprint(self) -> str:
@@ -71,7 +85,7 @@ class FakeParser:
             for predicate, outcome in self.rules:
                 if predicate(request.text):
                     return outcome
-            return ParseSuccess(default_result(request.text))
+            return ParseSuccess(default_result(request.text), default_usage(request.text))
         finally:
             self.in_flight -= 1
 

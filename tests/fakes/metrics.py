@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 
 class RecordingMetrics:
@@ -21,9 +22,13 @@ class RecordingMetrics:
         self.gate = "open"
         self.storage_up = True
         self.by_status: dict[str, int] = {}
+        self.usage = NO_USAGE
 
     def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
         self.calls[("success" if failure is None else str(failure), code)] += 1
+
+    def llm_usage(self, usage: LLMUsage) -> None:
+        self.usage += usage
 
     def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
         self.finished[status] += 1

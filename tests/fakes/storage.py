@@ -11,6 +11,7 @@ from typing import Any
 from channel_parser.application.ports.storage import (
     ChannelInfo,
     IngestOutcome,
+    MessageFilter,
     MessageStats,
     NewPost,
     SlotTaken,
@@ -19,8 +20,10 @@ from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.throttle import Decide, ThrottleSlot
+from channel_parser.domain.usage import NO_USAGE, LLMUsage, usage_hour
 
 
 class InMemoryMessageRepository:
@@ -29,14 +32,17 @@ class InMemoryMessageRepository:
     def __init__(self) -> None:
         self.messages: dict[MessageKey, IncomingMessage] = {}
 
-    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+    async def add(
+        self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> IngestOutcome:
         key = MessageKey(post.channel_id, post.message_id)
         existing = self.messages.get(key)
         if existing is None:
             self.messages[key] = post.to_message(now)
             return IngestOutcome.STORED
-        if existing.edit_text(post.text, now):
-            return IngestOutcome.UPDATED
+        requeues = edits.requeues(existing.status)
+        if existing.edit_text(post.text, now, edits):
+            return IngestOutcome.REQUEUED if requeues else IngestOutcome.UPDATED
         return IngestOutcome.UNCHANGED
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
@@ -142,6 +148,29 @@ class InMemoryMessageRepository:
             if status is None or message.status is status:
                 yield copy.deepcopy(message)
 
+    async def iter_matching(
+        self, where: MessageFilter, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        for key in sorted(self.messages):
+            message = self.messages.get(key)
+            if message is not None and where.matches(message):
+                yield copy.deepcopy(message)
+
+    async def iter_parsed_since(
+        self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        within = MessageFilter(
+            MessageStatus.DONE,
+            *(() if where is None else (where.channels, where.posted_from, where.posted_until)),
+        )
+        parsed = [
+            m
+            for m in self.messages.values()
+            if within.matches(m) and m.done_at is not None and m.done_at >= since
+        ]
+        for message in sorted(parsed, key=lambda m: (m.done_at, m.key)):
+            yield copy.deepcopy(message)
+
 
 def _requeued(message: IncomingMessage, now: datetime) -> bool:
     """The domain decides: a message being processed refuses a requeue."""
@@ -175,11 +204,13 @@ class InMemoryChannelRegistry:
         now: datetime,
         reason: str | None = None,
         title: str | None = None,
+        username: str | None = None,
     ) -> bool:
         before = self.infos.get(channel_id)
         title = title if title is not None else (before.title if before else None)
+        username = username if username is not None else (before.username if before else None)
         self.infos[channel_id] = ChannelInfo(
-            channel_id, available, title, None if available else reason, now
+            channel_id, available, title, None if available else reason, now, username
         )
         return before is None or before.available != available
 
@@ -196,6 +227,7 @@ class InMemoryServiceState:
         self.slots: dict[NotificationKind, ThrottleSlot] = {}
         self.limit: float | None = None
         self.leases: dict[str, tuple[str, datetime]] = {}
+        self.usage: dict[datetime, LLMUsage] = {}  # hour -> what was spent in it
 
     async def quota_gate(self) -> QuotaGate:
         return self.gate
@@ -230,3 +262,15 @@ class InMemoryServiceState:
         held = self.leases.get(name)
         if held is not None and held[0] == owner:
             del self.leases[name]
+
+    async def add_usage(self, at: datetime, usage: LLMUsage) -> None:
+        hour = usage_hour(at)
+        self.usage[hour] = self.usage.get(hour, NO_USAGE) + usage
+
+    async def usage_since(self, since: datetime | None = None) -> LLMUsage:
+        start = None if since is None else usage_hour(since)
+        total = NO_USAGE
+        for hour, usage in self.usage.items():
+            if start is None or hour >= start:
+                total += usage
+        return total

@@ -38,6 +38,8 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "run",
         "process",
         "import",
+        "export",
+        "show",
         "status",
         "requeue",
         "reset",
@@ -124,4 +126,8 @@ def test_demo_runs_the_main_job_with_no_settings(tmp_path: Path) -> None:
     done = next(line for line in out.splitlines() if line.startswith("│ done "))
     imported = next(line for line in out.splitlines() if line.startswith("│ posts imported"))
     assert done.split("│")[2].strip() == imported.split("│")[2].strip() == "208"
+    # it ends by showing one parsed post: its result and what it cost
+    shown = out[out.index("One parsed post (channel-parser show -- -1001700000001/") :]
+    assert '"summary":' in shown and "model        glm-4.6" in shown
+    assert "in 1 call(s)" in shown
     assert not list(tmp_path.iterdir())  # nothing left behind in the working folder

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from channel_parser.adapters.storage.sqlite_migrations import ADDED_COLUMNS, migrate
+from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.message import MessageKey
+from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 from tests.contracts.storage import StorageContract
 
 
@@ -19,3 +26,52 @@ class TestSQLiteStorage(StorageContract):
         async with open_storage(settings) as stores:
             assert stores.backend == "sqlite"
             yield stores
+
+
+# The tables as a file made before the usage columns and the ledger existed has them.
+OLD_SCHEMA = """
+CREATE TABLE incoming_messages (
+    channel_id INTEGER NOT NULL, message_id INTEGER NOT NULL, text TEXT NOT NULL,
+    received_at TEXT NOT NULL, posted_at TEXT, processing_status TEXT NOT NULL,
+    retry_count INTEGER, retry_after TEXT, lease_owner TEXT, lease_until TEXT,
+    error_kind TEXT, error_code TEXT, error_message TEXT, error_at TEXT, result TEXT,
+    updated_at TEXT, done_at TEXT, from_cache INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel_id, message_id)
+);
+CREATE TABLE channels (
+    channel_id INTEGER PRIMARY KEY, available INTEGER NOT NULL, title TEXT, reason TEXT,
+    checked_at TEXT
+);
+INSERT INTO incoming_messages (channel_id, message_id, text, received_at, posted_at,
+    processing_status, result, updated_at, done_at)
+VALUES (-1001, 7, 'old post', '2026-01-25T18:00:00.000000Z', '2026-01-25T17:59:00.000000Z',
+    'done', '{"title": "old"}', '2026-01-25T18:00:01.000000Z', '2026-01-25T18:00:01.000000Z');
+INSERT INTO channels VALUES (-1001, 1, 'Old channel', NULL, '2026-01-25T18:00:00.000000Z');
+"""
+
+
+async def test_a_file_made_by_an_earlier_version_keeps_working(sqlite_path: Path) -> None:
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.executescript(OLD_SCHEMA)
+    settings = Settings(_env_file=None, mongodb_uri=None, sqlite_path=sqlite_path)
+    async with open_storage(settings) as stores:
+        old = await stores.messages.get(MessageKey(-1001, 7))
+        assert old is not None and old.status is MessageStatus.DONE
+        assert (old.result, old.usage, old.model, old.edited_at) == (
+            {"title": "old"},
+            NO_USAGE,
+            None,
+            None,
+        )
+        exported = [m async for m in stores.messages.iter_matching(MessageFilter())]
+        assert [m.key for m in exported] == [MessageKey(-1001, 7)]
+        since = datetime(2026, 1, 25, tzinfo=UTC)
+        assert [m.key async for m in stores.messages.iter_parsed_since(since)] == [old.key]
+        [channel] = await stores.channels.channels()
+        assert (channel.title, channel.username) == ("Old channel", None)
+        await stores.state.add_usage(since, LLMUsage(1, 2, 1))
+        assert await stores.state.usage_since() == LLMUsage(1, 2, 1)
+    with sqlite3.connect(sqlite_path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(incoming_messages)")}
+        assert {name for name, _ in ADDED_COLUMNS["incoming_messages"]} <= columns
+        assert migrate(conn) == []  # once added, never again

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import attrs
 import openai
 
 from channel_parser.adapters.llm.bounds import (
@@ -34,6 +35,7 @@ from channel_parser.adapters.llm.redact import redact
 from channel_parser.adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
 from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
 from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,16 @@ Message = dict[str, str]
 CONTENT_FILTERED = frozenset({"sensitive", "content_filter"})
 DEFAULT_MAX_REPLY_BYTES = 1_048_576
 DEFAULT_MAX_RESULT_BYTES = 262_144
+ONE_CALL = LLMUsage(calls=1)
+
+
+@attrs.frozen
+class _Reply:
+    """One completion: its text (None when it carries none), what it cost, the model."""
+
+    content: str | None
+    usage: LLMUsage
+    model: str | None
 
 
 def _utc_now() -> datetime:
@@ -90,7 +102,12 @@ class OpenAICompatibleParser:
         """Build from ``bootstrap.settings.Settings`` (duck-typed: adapters do not import it)."""
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         config = resolve_provider(
-            settings.llm_provider, settings.llm_base_url, settings.llm_model, key
+            settings.llm_provider,
+            settings.llm_base_url,
+            settings.llm_model,
+            key,
+            thinking=getattr(settings, "llm_thinking", None),
+            max_output_tokens=getattr(settings, "llm_max_output_tokens", 0),
         )
         spec = load_prompt_spec(settings.llm_prompt_file, settings.llm_schema_file)
         return cls(
@@ -128,13 +145,15 @@ class OpenAICompatibleParser:
             {"role": "user", "content": user_message(request.text, self._max_post_chars)},
         ]
         problem = ""
+        spent = NO_USAGE  # every call of this parse, the repair's too
         for attempt in (1, 2):
             reply = await self._complete(messages, request)
             if isinstance(reply, LLMFailure):
-                return reply
-            checked = check_output(reply, self._spec.schema, self._spec.validator)
+                return attrs.evolve(reply, usage=spent + reply.usage)
+            spent += reply.usage
+            checked = check_output(reply.content, self._spec.schema, self._spec.validator)
             if isinstance(checked, dict):
-                return self._bounded(checked, request)
+                return self._bounded(checked, request, spent, reply.model or self.model)
             problem = checked
             if attempt == 1:
                 logger.info(
@@ -144,32 +163,37 @@ class OpenAICompatibleParser:
                     problem,
                 )
                 messages += [
-                    {"role": "assistant", "content": reply or ""},
+                    {"role": "assistant", "content": reply.content or ""},
                     {"role": "user", "content": repair_message(problem)},
                 ]
         failure = LLMFailure(
-            FailureKind.REJECTED, "invalid_output", f"invalid output after one repair: {problem}"
+            FailureKind.REJECTED,
+            "invalid_output",
+            f"invalid output after one repair: {problem}",
+            usage=spent,
         )
         log_failure(logger, failure, request.message_ref, self.provider, failure.message)
         return failure
 
-    def _bounded(self, result: dict[str, Any], request: ParseRequest) -> ParseOutcome:
+    def _bounded(
+        self, result: dict[str, Any], request: ParseRequest, usage: LLMUsage, model: str
+    ) -> ParseOutcome:
         """The result, unless it is too large to store (asking again would cost as much)."""
         size = len(json.dumps(result, ensure_ascii=False).encode())
         if size <= self._max_result_bytes:
-            return ParseSuccess(result)
+            return ParseSuccess(result, usage, model)
         failure = LLMFailure(
             FailureKind.REJECTED,
             "result_too_large",
             f"the result is {size} bytes as JSON, more than {self._max_result_bytes} "
             "(LLM_MAX_RESULT_BYTES)",
         )
-        return self._failed(failure, failure.message, request)
+        return self._failed(failure, failure.message, request, usage)
 
     async def _complete(
         self, messages: list[Message], request: ParseRequest
-    ) -> str | LLMFailure | None:
-        """The answer's text, or the classified failure (already logged)."""
+    ) -> _Reply | LLMFailure:
+        """The answer, or the classified failure (already logged; its usage is this call)."""
         try:
             # The deadline of the whole call, the reply's last byte included.
             async with asyncio.timeout(self._timeout):
@@ -177,6 +201,7 @@ class OpenAICompatibleParser:
                     model=self._config.model,
                     messages=messages,
                     response_format={"type": "json_object"},
+                    extra_body=self._config.request_options() or None,
                 )
                 text = raw.text
             if nests_deeper_than(text, MAX_REPLY_DEPTH):
@@ -196,6 +221,7 @@ class OpenAICompatibleParser:
             # No answer at all ({"choices": []}): the provider's fault, not the post's.
             failure = LLMFailure(FailureKind.TRANSIENT, "no_choices", "the reply holds no choices")
             return self._failed(failure, f"Error code: {raw.status_code} - {body}"[:500], request)
+        usage = _usage(body)
         if _finish_reason(body) in CONTENT_FILTERED:
             # Z.AI ends a blocked answer with finish_reason "sensitive": asking again won't help
             failure = LLMFailure(
@@ -203,8 +229,17 @@ class OpenAICompatibleParser:
                 "content_filter",
                 "the provider's content filter ended the answer",
             )
-            return self._failed(failure, f"finish_reason {_finish_reason(body)!r}", request)
-        return _content(body)
+            return self._failed(failure, f"finish_reason {_finish_reason(body)!r}", request, usage)
+        if _finish_reason(body) == "length":
+            # Cut at the bound on output tokens: the same bound would cut a repair too.
+            bound = self._config.max_output_tokens or "the provider's"
+            failure = LLMFailure(
+                FailureKind.REJECTED,
+                "length",
+                f"the answer was cut at the output token limit ({bound}; LLM_MAX_OUTPUT_TOKENS)",
+            )
+            return self._failed(failure, "finish_reason 'length'", request, usage)
+        return _Reply(_content(body), usage, _model(body))
 
     def _classify_error(self, exc: Exception) -> LLMFailure:
         too_large = _cause_of(exc, ReplyTooLarge)
@@ -218,10 +253,16 @@ class OpenAICompatibleParser:
             FailureKind.TRANSIENT, "invalid_response", f"{type(shown).__name__}: {shown}"[:500]
         )
 
-    def _failed(self, failure: LLMFailure, error_text: str, request: ParseRequest) -> LLMFailure:
+    def _failed(
+        self,
+        failure: LLMFailure,
+        error_text: str,
+        request: ParseRequest,
+        usage: LLMUsage = ONE_CALL,
+    ) -> LLMFailure:
         key = self._config.api_key
         safe = LLMFailure(
-            failure.kind, failure.code, redact(failure.message, key), failure.retry_at
+            failure.kind, failure.code, redact(failure.message, key), failure.retry_at, usage
         )
         log_failure(logger, safe, request.message_ref, self.provider, redact(error_text, key))
         return safe
@@ -269,6 +310,24 @@ def _finish_reason(body: Any) -> str | None:
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
     return reason if isinstance(reason, str) else None
+
+
+def _usage(body: Any) -> LLMUsage:
+    """One call and the tokens the completion's ``usage`` reports (0 where it says nothing)."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return ONE_CALL
+
+    def count(name: str) -> int:
+        value = usage.get(name)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    return LLMUsage(count("prompt_tokens"), count("completion_tokens"), calls=1)
+
+
+def _model(body: Any) -> str | None:
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) and model else None
 
 
 def _content(body: Any) -> str | None:

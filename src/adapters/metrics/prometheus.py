@@ -19,6 +19,7 @@ from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message_rules import WAITING
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage
 
 __all__ = ["CONTENT_TYPE", "PrometheusMetrics"]
 
@@ -37,6 +38,12 @@ class PrometheusMetrics:
             "channel_parser_llm_call_seconds",
             "LLM call duration",
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+            registry=r,
+        )
+        self.tokens = Counter(
+            "channel_parser_llm_tokens",
+            "LLM tokens used, by kind (prompt, completion)",
+            ["kind"],
             registry=r,
         )
         self.finished = Counter(
@@ -77,6 +84,10 @@ class PrometheusMetrics:
         outcome = "success" if failure is None else failure.value
         self.llm_calls.labels(outcome, code or "").inc()
         self.llm_latency.observe(seconds)
+
+    def llm_usage(self, usage: LLMUsage) -> None:
+        self.tokens.labels("prompt").inc(usage.prompt_tokens)
+        self.tokens.labels("completion").inc(usage.completion_tokens)
 
     def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
         self.finished.labels(status.value).inc()

@@ -57,6 +57,7 @@ class MongoStorage:
             with translated("connecting"):
                 await client.admin.command("ping")
             await storage.messages.create_indexes()
+            await storage.state.create_usage_index()
         except StorageUnavailable as exc:
             await client.close()
             raise StorageUnavailable(

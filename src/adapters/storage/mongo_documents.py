@@ -2,7 +2,9 @@
 
 ``processing_status`` holds the lowercase status; ``retry_count`` and ``retry_after`` are
 top-level (SPEC.md, "Monitoring"). Fields that are None are left out of the document, and
-``retry_count`` is absent while it is 0 (a requeue ``$unset``s it, as the FAQ says).
+``retry_count`` is absent while it is 0 (a requeue ``$unset``s it, as the FAQ says), and
+``usage`` (``{prompt_tokens, completion_tokens, calls, seconds}``) while nothing was spent.
+Documents written before a field existed read as its default.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 import attrs
 
+from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import DUE, Changes, DueRule
 from channel_parser.domain.status import MessageStatus, all_spellings, parse_status, spellings
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 # Written by save(): every field a transition may change (never the identity or the text),
 # by its name in the domain.
@@ -31,6 +35,10 @@ STATE_FIELDS = (
     "updated_at",
     "done_at",
     "from_cache",
+    "usage",
+    "model",
+    "parser_fingerprint",
+    "edited_at",
 )
 
 
@@ -60,12 +68,35 @@ def _retry_count(count: int) -> int | None:
     return count or None  # absent while 0 (SPEC.md's FAQ: a reset removes it)
 
 
+def _usage_document(usage: LLMUsage) -> dict[str, Any] | None:
+    if usage.is_zero:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "calls": usage.calls,
+        "seconds": usage.seconds,
+    }
+
+
+def _usage(doc: dict[str, Any] | None) -> LLMUsage:
+    if not doc:
+        return NO_USAGE
+    return LLMUsage(
+        int(doc.get("prompt_tokens") or 0),
+        int(doc.get("completion_tokens") or 0),
+        int(doc.get("calls") or 0),
+        float(doc.get("seconds") or 0.0),
+    )
+
+
 # A domain field stored under another name or in another form: (document field, encode).
 # The rest are stored as they are. An encoded None means the field is absent.
 _ENCODED: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "status": ("processing_status", str),
     "retry_count": ("retry_count", _retry_count),
     "last_error": ("last_error", _error_document),
+    "usage": ("usage", _usage_document),
 }
 
 
@@ -141,6 +172,10 @@ def from_document(doc: dict[str, Any]) -> IncomingMessage:
         updated_at=doc.get("updated_at"),
         done_at=doc.get("done_at"),
         from_cache=bool(doc.get("from_cache", False)),
+        usage=_usage(doc.get("usage")),
+        model=doc.get("model"),
+        parser_fingerprint=doc.get("parser_fingerprint"),
+        edited_at=doc.get("edited_at"),
     )
 
 
@@ -173,3 +208,20 @@ def due_filter(now: datetime, rule: DueRule = DUE) -> dict[str, Any]:
             ),
         ]
     }
+
+
+def filter_document(where: MessageFilter) -> dict[str, Any]:
+    """A query's filter as a MongoDB filter (a post without a time never matches a bound)."""
+    query: dict[str, Any] = {}
+    if where.status is not None:
+        query.update(status_field(where.status))
+    if where.channels:
+        query["channel_id"] = {"$in": sorted(where.channels)}
+    posted: dict[str, Any] = {}
+    if where.posted_from is not None:
+        posted["$gte"] = where.posted_from
+    if where.posted_until is not None:
+        posted["$lt"] = where.posted_until
+    if posted:
+        query["posted_at"] = posted
+    return query

@@ -19,6 +19,7 @@ from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP
 from channel_parser.adapters.storage.mongo_documents import (
     changes_update,
     due_filter,
+    filter_document,
     from_document,
     key_filter,
     state_update,
@@ -28,15 +29,22 @@ from channel_parser.adapters.storage.mongo_documents import (
 )
 from channel_parser.adapters.storage.mongo_errors import translated
 from channel_parser.adapters.storage.unreadable import UnreadableRecords
-from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.application.ports.storage import (
+    IngestOutcome,
+    MessageFilter,
+    MessageStats,
+    NewPost,
+)
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import (
-    EDITABLE,
+    EDITS_IN_PLACE,
     LEASED,
+    EditRule,
     back_to_waiting_changes,
     claim_changes,
     edit_changes,
+    edit_requeue_changes,
     requeue_changes,
 )
 from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
@@ -49,11 +57,17 @@ TRIED_BEFORE: dict[bool, Document] = {
     False: {"retry_count": {"$not": {"$gt": 0}}},
 }
 
+KEY_ORDER = [("channel_id", ASCENDING), ("message_id", ASCENDING)]
+
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("channel_id", ASCENDING), ("message_id", ASCENDING)], {"unique": True, "name": "identity"}),
     ([("processing_status", ASCENDING), *CLAIM_ORDER], {"name": "claim_order"}),
     ([("processing_status", ASCENDING), ("retry_after", ASCENDING)], {"name": "status_due"}),
     ([("processing_status", ASCENDING), ("lease_until", ASCENDING)], {"name": "lease"}),
+    (
+        [("processing_status", ASCENDING), ("done_at", ASCENDING), *KEY_ORDER],
+        {"name": "parsed_order"},
+    ),
 ]
 
 
@@ -75,25 +89,37 @@ class MongoMessageRepository:
             for keys, options in INDEXES:
                 await self._c.create_index(keys, **options)
 
-    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+    async def add(
+        self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> IngestOutcome:
         message = post.to_message(now)
         key = key_filter(message.key)
+        # IncomingMessage.edit_text: a changed text only, in place or queued again as
+        # *edits* says for the stored status: one conditional update per way.
+        ways = [
+            (edits.in_place, edit_changes, IngestOutcome.UPDATED),
+            (edits.requeued, edit_requeue_changes, IngestOutcome.REQUEUED),
+        ]
         with translated("storing a post"):
             try:
                 await self._c.insert_one(to_document(message))
                 return IngestOutcome.STORED
             except DuplicateKeyError:
                 pass
-            # IncomingMessage.edit_text: only in an editable status, only a changed text.
-            edited = await self._c.update_one(
-                {
-                    **key,
-                    **status_in(EDITABLE),
-                    "text": {"$ne": post.text},
-                },
-                changes_update(edit_changes(post.text, now)),
-            )
-        return IngestOutcome.UPDATED if edited.modified_count else IngestOutcome.UNCHANGED
+            for statuses, changes, outcome in ways:
+                if not statuses:
+                    continue
+                edited = await self._c.update_one(
+                    {
+                        **key,
+                        **status_in(statuses),
+                        "text": {"$ne": post.text},
+                    },
+                    changes_update(changes(post.text, now)),
+                )
+                if edited.modified_count:
+                    return outcome
+        return IngestOutcome.UNCHANGED
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         with translated("reading a message"):
@@ -256,9 +282,29 @@ class MongoMessageRepository:
         self, status: MessageStatus | None = None, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:
         query = {} if status is None else status_in([status])
-        cursor = self._c.find(query, batch_size=batch_size).sort(
-            [("channel_id", ASCENDING), ("message_id", ASCENDING)]
-        )
+        async for message in self._stream(query, KEY_ORDER, batch_size):
+            yield message
+
+    async def iter_matching(
+        self, where: MessageFilter, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        async for message in self._stream(filter_document(where), KEY_ORDER, batch_size):
+            yield message
+
+    async def iter_parsed_since(
+        self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        query = filter_document(where or MessageFilter())
+        query.update({**status_field(MessageStatus.DONE), "done_at": {"$gte": since}})
+        order = [("done_at", ASCENDING), *KEY_ORDER]
+        async for message in self._stream(query, order, batch_size):
+            yield message
+
+    async def _stream(
+        self, query: Document, order: list[tuple[str, int]], batch_size: int
+    ) -> AsyncIterator[IncomingMessage]:
+        """One cursor, *batch_size* documents fetched at a time: memory stays bounded."""
+        cursor = self._c.find(query, batch_size=batch_size).sort(order)
         try:
             while True:
                 with translated("reading messages"):

@@ -11,6 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_errors import translated
+from channel_parser.adapters.storage.mongo_usage import MongoUsageLedger
 from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
@@ -54,6 +55,7 @@ class MongoChannelRegistry:
         now: datetime,
         reason: str | None = None,
         title: str | None = None,
+        username: str | None = None,
     ) -> bool:
         fields: Document = {
             "available": available,
@@ -62,6 +64,8 @@ class MongoChannelRegistry:
         }
         if title is not None:
             fields["title"] = title
+        if username is not None:
+            fields["username"] = username
         with translated("recording a channel's availability"):
             before = await self._c.find_one_and_update(
                 {"_id": channel_id},
@@ -86,17 +90,20 @@ class MongoChannelRegistry:
                 title=doc.get("title"),
                 reason=doc.get("reason"),
                 checked_at=doc.get("checked_at"),
+                username=doc.get("username"),
             )
             for doc in docs
         ]
 
 
-class MongoServiceState:
+class MongoServiceState(MongoUsageLedger):
     """Collection ``service_state``: one document per piece of shared state, changed only
-    by single-document atomic operations so that racing workers agree."""
+    by single-document atomic operations so that racing workers agree (and the usage
+    ledger, collection ``llm_usage``: mongo_usage)."""
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._c = collection
+        self._init_usage(collection.database["llm_usage"])
 
     async def quota_gate(self) -> QuotaGate:
         with translated("reading the quota gate"):

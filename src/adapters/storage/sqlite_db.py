@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from channel_parser.adapters.storage.sqlite_migrations import ADDED_TABLES, migrate
 from channel_parser.application.errors import (
     ConfigurationError,
     StorageError,
@@ -43,7 +44,6 @@ CREATE TABLE IF NOT EXISTS incoming_messages (
     updated_at TEXT,
     done_at TEXT,
     from_cache INTEGER NOT NULL DEFAULT 0,
-    error_repeats INTEGER,
     PRIMARY KEY (channel_id, message_id)
 );
 CREATE INDEX IF NOT EXISTS status_due ON incoming_messages (processing_status, retry_after);
@@ -73,10 +73,9 @@ TABLES = frozenset(
         "service_state",
         "notification_slots",
         "named_leases",
+        *ADDED_TABLES,
     }
 )
-# Columns added since the first schema: (table, column, definition), added when missing.
-ADDED_COLUMNS = (("incoming_messages", "error_repeats", "INTEGER"),)
 
 
 def fmt(value: datetime) -> str:
@@ -106,14 +105,6 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """A file made by an earlier version gets the columns added since."""
-    for table, column, definition in ADDED_COLUMNS:
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if column not in present:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-
-
 class SQLiteDatabase:
     """The connection and the thread it lives in."""
 
@@ -141,8 +132,8 @@ class SQLiteDatabase:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                _add_missing_columns(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            migrate(conn)  # a file made by an earlier version gets what it lacks
         except BaseException:
             conn.close()
             raise

@@ -6,10 +6,13 @@ by the domain's rules translated in sqlite_rules (ADR 0010)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from functools import partial
+
+import attrs
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
 from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
@@ -19,13 +22,20 @@ from channel_parser.adapters.storage.sqlite_rules import (
     NOT_LEASED,
     UNKNOWN_STATUS,
     due_condition,
+    filter_condition,
     status_in,
 )
 from channel_parser.adapters.storage.unreadable import UnreadableRecords
-from channel_parser.application.ports.storage import IngestOutcome, MessageStats, NewPost
+from channel_parser.application.ports.storage import (
+    IngestOutcome,
+    MessageFilter,
+    MessageStats,
+    NewPost,
+)
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
 from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
 
 _INSERT = (
@@ -87,7 +97,9 @@ class SQLiteMessageRepository:
         key = (row["channel_id"], row["message_id"])
         return self._unreadable.read(key, f"{key[0]}/{key[1]}", row, from_row)
 
-    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
+    async def add(
+        self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> IngestOutcome:
         row = to_row(post.to_message(now))
 
         def work(conn: sqlite3.Connection) -> IngestOutcome:
@@ -95,10 +107,13 @@ class SQLiteMessageRepository:
                 if conn.execute(_INSERT, row).rowcount == 1:
                     return IngestOutcome.STORED
                 stored = self._read(conn.execute(_GET, row).fetchone())
-                if stored is None or not stored.edit_text(post.text, now):
+                if stored is None:
+                    return IngestOutcome.UNCHANGED
+                requeued = edits.requeues(stored.status)
+                if not stored.edit_text(post.text, now, edits):
                     return IngestOutcome.UNCHANGED
                 _rewrite(conn, stored)
-            return IngestOutcome.UPDATED
+            return IngestOutcome.REQUEUED if requeued else IngestOutcome.UPDATED
 
         return await self._db.run(work, "storing a post")
 
@@ -313,8 +328,95 @@ class SQLiteMessageRepository:
                 return
             after = (rows[-1]["channel_id"], rows[-1]["message_id"])
 
+    async def iter_matching(
+        self, where: MessageFilter, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Keyset pages in key order (the primary key's index): no read transaction stays
+        open between pages, and at most two pages are held (the next is read while this
+        one is handed out)."""
+        condition, args = filter_condition(where)
+        sql = (
+            f"SELECT * FROM incoming_messages WHERE {condition} "
+            "AND (channel_id, message_id) > (:after_c, :after_m) "
+            "ORDER BY channel_id, message_id LIMIT :limit"
+        )
 
-def _fetch(sql: str, args: tuple[object, ...], conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def after(row: sqlite3.Row | None) -> dict[str, object]:
+            if row is None:
+                return {"after_c": -(2**63), "after_m": -(2**63)}
+            return {"after_c": row["channel_id"], "after_m": row["message_id"]}
+
+        async for message in self._pages(sql, args, after, batch_size, "reading messages"):
+            yield message
+
+    async def iter_parsed_since(
+        self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Keyset pages in the order of parsing (the ``parsed_order`` index)."""
+        done = MessageFilter(MessageStatus.DONE)
+        if where is not None:
+            done = attrs.evolve(where, status=MessageStatus.DONE)
+        condition, args = filter_condition(done, status_index=True)  # the parsed_order index
+        sql = (
+            f"SELECT * FROM incoming_messages WHERE {condition} AND done_at >= :since "
+            "AND (done_at, channel_id, message_id) > (:after_d, :after_c, :after_m) "
+            "ORDER BY done_at, channel_id, message_id LIMIT :limit"
+        )
+
+        def after(row: sqlite3.Row | None) -> dict[str, object]:
+            if row is None:
+                return {"after_d": "", "after_c": -(2**63), "after_m": -(2**63)}
+            return {
+                "after_d": row["done_at"],
+                "after_c": row["channel_id"],
+                "after_m": row["message_id"],
+            }
+
+        pages = self._pages(
+            sql, {**args, "since": fmt(since)}, after, batch_size, "reading parsed messages"
+        )
+        async for message in pages:
+            yield message
+
+    async def _pages(
+        self,
+        sql: str,
+        args: dict[str, object],
+        after: Callable[[sqlite3.Row | None], dict[str, object]],
+        batch_size: int,
+        action: str,
+    ) -> AsyncIterator[IncomingMessage]:
+        """Run a keyset query page by page, reading the next page in the database's thread
+        while the caller works through this one."""
+
+        def read(last: sqlite3.Row | None) -> asyncio.Future[list[sqlite3.Row]]:
+            page = {**args, **after(last), "limit": batch_size}
+            return asyncio.ensure_future(self._db.run(partial(_fetch, sql, page), action))
+
+        pending: asyncio.Future[list[sqlite3.Row]] | None = read(None)
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = read(rows[-1]) if len(rows) == batch_size else None
+                for row in rows:
+                    message = self._read(row)
+                    if message is not None:
+                        yield message
+        finally:
+            if pending is not None:  # the caller stopped early: drop the page being read
+                pending.cancel()
+                pending.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[list[sqlite3.Row]]) -> None:
+    """Mark a dropped page's outcome as seen (no "exception was never retrieved")."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _fetch(
+    sql: str, args: tuple[object, ...] | dict[str, object], conn: sqlite3.Connection
+) -> list[sqlite3.Row]:
     return conn.execute(sql, args).fetchall()
 
 

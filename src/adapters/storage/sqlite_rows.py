@@ -1,5 +1,7 @@
 """Rows of the SQLite ``incoming_messages`` table, both ways (same fields as the Mongo
-documents; the last error is flattened into ``error_*`` columns, the result is JSON)."""
+documents; the last error is flattened into ``error_*`` columns and the usage into
+``prompt_tokens``, ``completion_tokens``, ``llm_calls``, ``llm_seconds``; the result is
+JSON)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from channel_parser.adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage
 from channel_parser.domain.status import parse_status
+from channel_parser.domain.usage import LLMUsage
 
 COLUMNS = (
     "channel_id",
@@ -32,6 +35,14 @@ COLUMNS = (
     "done_at",
     "from_cache",
     "error_repeats",
+    # added later (sqlite_migrations): IncomingMessage.usage flattened, and the rest
+    "prompt_tokens",
+    "completion_tokens",
+    "llm_calls",
+    "llm_seconds",
+    "model",
+    "parser_fingerprint",
+    "edited_at",
 )
 # What save() writes: everything but the identity, the text and the arrival times.
 STATE_COLUMNS = COLUMNS[5:]
@@ -59,6 +70,13 @@ def to_row(message: IncomingMessage) -> dict[str, Any]:
         "done_at": fmt_opt(message.done_at),
         "from_cache": int(message.from_cache),
         "error_repeats": None if error is None else error.repeats,
+        "prompt_tokens": message.usage.prompt_tokens,
+        "completion_tokens": message.usage.completion_tokens,
+        "llm_calls": message.usage.calls,
+        "llm_seconds": message.usage.seconds,
+        "model": message.model,
+        "parser_fingerprint": message.parser_fingerprint,
+        "edited_at": fmt_opt(message.edited_at),
     }
 
 
@@ -92,4 +110,10 @@ def from_row(row: sqlite3.Row) -> IncomingMessage:
         updated_at=parse_opt(row["updated_at"]),
         done_at=parse_opt(row["done_at"]),
         from_cache=bool(row["from_cache"]),
+        usage=LLMUsage(
+            row["prompt_tokens"], row["completion_tokens"], row["llm_calls"], row["llm_seconds"]
+        ),
+        model=row["model"],
+        parser_fingerprint=row["parser_fingerprint"],
+        edited_at=parse_opt(row["edited_at"]),
     )

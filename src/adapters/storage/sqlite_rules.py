@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from channel_parser.adapters.storage.sqlite_db import fmt
+from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.domain.message_rules import DUE, LEASED, DueRule
 from channel_parser.domain.status import MessageStatus, all_spellings
 
@@ -40,3 +42,31 @@ EXPIRED = f"{status_in([LEASED])} AND lease_until <= :now"
 NOT_LEASED = f"NOT {status_in([LEASED])}"
 # Rows whose status no spelling names: unreadable, counted apart by ``stats``.
 UNKNOWN_STATUS = f"NOT {status_in(MessageStatus)}"
+
+
+def filter_condition(
+    where: MessageFilter, *, status_index: bool = False
+) -> tuple[str, dict[str, object]]:
+    """A query's filter as a condition and its named parameters (``:c0``…,
+    ``:posted_from``, ``:posted_until``); "1" when it selects everything. Post times are
+    stored as fixed-width UTC text, so text order is time order; a post without a time
+    never matches a time bound.
+
+    The status test is written ``+processing_status`` unless *status_index*: the unary
+    plus keeps SQLite from walking a status index and sorting every match for each page
+    (a page in key order must walk the primary key, or a keyset export is quadratic)."""
+    parts: list[str] = []
+    args: dict[str, object] = {}
+    if where.status is not None:  # (every spelling, as literals: see status_in)
+        parts.append(f"{'' if status_index else '+'}{status_in([where.status])}")
+    if where.channels:
+        channels = {f"c{i}": channel for i, channel in enumerate(sorted(where.channels))}
+        parts.append(f"channel_id IN ({', '.join(':' + name for name in channels)})")
+        args.update(channels)
+    if where.posted_from is not None:
+        parts.append("posted_at >= :posted_from")
+        args["posted_from"] = fmt(where.posted_from)
+    if where.posted_until is not None:
+        parts.append("posted_at < :posted_until")
+        args["posted_until"] = fmt(where.posted_until)
+    return " AND ".join(parts) or "1", args

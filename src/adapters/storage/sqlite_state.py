@@ -14,6 +14,7 @@ from channel_parser.adapters.storage.sqlite_db import (
     immediate,
     parse_opt,
 )
+from channel_parser.adapters.storage.sqlite_usage import SQLiteUsageLedger
 from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
@@ -57,6 +58,7 @@ class SQLiteChannelRegistry:
         now: datetime,
         reason: str | None = None,
         title: str | None = None,
+        username: str | None = None,
     ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
@@ -64,11 +66,20 @@ class SQLiteChannelRegistry:
                     "SELECT available FROM channels WHERE channel_id = ?", (channel_id,)
                 ).fetchone()
                 conn.execute(
-                    "INSERT INTO channels VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
+                    "INSERT INTO channels (channel_id, available, title, reason, checked_at, "
+                    "username) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
                     "UPDATE SET available = excluded.available, "
                     "title = COALESCE(excluded.title, title), reason = excluded.reason, "
-                    "checked_at = excluded.checked_at",
-                    (channel_id, int(available), title, None if available else reason, fmt(now)),
+                    "checked_at = excluded.checked_at, "
+                    "username = COALESCE(excluded.username, username)",
+                    (
+                        channel_id,
+                        int(available),
+                        title,
+                        None if available else reason,
+                        fmt(now),
+                        username,
+                    ),
                 )
             return before is None or bool(before[0]) != available
 
@@ -91,6 +102,7 @@ class SQLiteChannelRegistry:
                     row["title"],
                     row["reason"],
                     parse_opt(row["checked_at"]),
+                    row["username"],
                 )
                 for row in rows
             ]
@@ -98,7 +110,7 @@ class SQLiteChannelRegistry:
         return await self._db.run(work, "reading channels")
 
 
-class SQLiteServiceState:
+class SQLiteServiceState(SQLiteUsageLedger):
     """Every read-modify-write runs in one ``BEGIN IMMEDIATE`` transaction, so that
     processes sharing the file agree (one of them wins a notification slot)."""
 

@@ -53,6 +53,7 @@ class WatchedChannel:
     entity: Any = None
     title: str | None = None
     available: bool | None = None  # None: not looked up yet
+    username: str | None = None  # a public channel's, for t.me links of exported results
 
 
 def reason(exc: Exception) -> str:
@@ -116,6 +117,7 @@ class ChannelWatch:
         channel.entity = entity
         channel.channel_id = utils.get_peer_id(entity)
         channel.title = getattr(entity, "title", None)
+        channel.username = getattr(entity, "username", None) or None
         await self._mark_available(channel)
         return True
 
@@ -141,7 +143,9 @@ class ChannelWatch:
         was_unavailable = channel.available is False or (
             channel.channel_id in await self._registry.unavailable()
         )
-        await self._registry.set_availability(channel.channel_id, True, now, title=channel.title)
+        await self._registry.set_availability(
+            channel.channel_id, True, now, title=channel.title, username=channel.username
+        )
         channel.available = True
         if was_unavailable:
             log.info("channel %s available again", channel.ref.text)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import attrs
 
 from channel_parser.domain.failures import LLMFailure
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 
 @attrs.frozen
@@ -18,6 +19,10 @@ class ParseRequest:
 @attrs.frozen
 class ParseSuccess:
     data: dict[str, Any]
+    # What the calls consumed (tokens as the provider reports them, every call counted; the
+    # caller times them). A failure carries its own (LLMFailure.usage).
+    usage: LLMUsage = attrs.field(default=NO_USAGE, eq=False)
+    model: str | None = None  # the model the provider says answered, when it says
 
 
 ParseOutcome = ParseSuccess | LLMFailure
@@ -27,6 +32,11 @@ class LLMParser(Protocol):
     @property
     def provider(self) -> str:
         """The provider's name, for logs and metrics ("zai", "openai", ...)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The configured model."""
         ...
 
     @property

@@ -8,11 +8,16 @@ from typing import Protocol
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage
 
 
 class Metrics(Protocol):
     def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
         """One LLM call ended: *failure* is None when it succeeded, else its kind."""
+        ...
+
+    def llm_usage(self, usage: LLMUsage) -> None:
+        """What one parse's (or probe's) calls consumed: tokens by kind."""
         ...
 
     def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:

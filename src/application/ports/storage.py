@@ -7,7 +7,7 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -16,8 +16,11 @@ import attrs
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.throttle import Decide
+from channel_parser.domain.time import require_aware
+from channel_parser.domain.usage import LLMUsage
 
 
 @attrs.frozen
@@ -44,8 +47,38 @@ class NewPost:
 class IngestOutcome(enum.StrEnum):
     STORED = "stored"  # a new document
     UPDATED = "updated"  # an edit of a post not yet parsed
-    UNCHANGED = "unchanged"  # already there (or parsed already: edits after parsing are kept out)
+    REQUEUED = "requeued"  # an edit of a parsed post, queued to be parsed again
+    UNCHANGED = "unchanged"  # already there (or an edit the rule keeps out)
     SKIPPED = "skipped"  # no text to parse (blank): not stored, never sent to the LLM
+
+
+def _aware_opt(value: datetime | None) -> datetime | None:
+    return None if value is None else require_aware(value)
+
+
+def _ids(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
+
+
+@attrs.frozen
+class MessageFilter:
+    """Which messages a query selects; every part left empty selects all."""
+
+    status: MessageStatus | None = None
+    channels: frozenset[int] = attrs.field(default=frozenset(), converter=_ids)
+    posted_from: datetime | None = attrs.field(default=None, converter=_aware_opt)  # inclusive
+    posted_until: datetime | None = attrs.field(default=None, converter=_aware_opt)  # exclusive
+
+    def matches(self, message: IncomingMessage) -> bool:
+        """The filter as Python (the in-memory store; the others translate it)."""
+        if self.status is not None and message.status is not self.status:
+            return False
+        if self.channels and message.channel_id not in self.channels:
+            return False
+        posted = message.posted_at
+        if self.posted_from is not None and (posted is None or posted < self.posted_from):
+            return False
+        return self.posted_until is None or (posted is not None and posted < self.posted_until)
 
 
 @attrs.frozen
@@ -65,9 +98,12 @@ class MessageStats:
 
 
 class MessageRepository(Protocol):
-    async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
-        """Store a post idempotently: the same (channel, id) twice is one message;
-        a changed text of a message not yet parsed replaces the stored text."""
+    async def add(
+        self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> IngestOutcome:
+        """Store a post idempotently: the same (channel, id) twice is one message; a
+        changed text is taken as *edits* says for the stored status (in place: UPDATED;
+        queued again: REQUEUED), else kept out (UNCHANGED)."""
         ...
 
     async def get(self, key: MessageKey) -> IncomingMessage | None: ...
@@ -124,6 +160,21 @@ class MessageRepository(Protocol):
         """Stream messages (optionally of one status) without loading them all."""
         ...
 
+    def iter_matching(
+        self, where: MessageFilter, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Stream the messages *where* selects in key order (channel id, message id),
+        *batch_size* at a time: memory does not grow with their number."""
+        ...
+
+    def iter_parsed_since(
+        self, since: datetime, where: MessageFilter | None = None, batch_size: int = 500
+    ) -> AsyncIterator[IncomingMessage]:
+        """Stream the DONE messages parsed at or after *since* (``done_at``), in the order
+        they were parsed (done_at, then key), within *where*'s channels and post times
+        (its status is ignored; None: all): what a follower polls for."""
+        ...
+
 
 class ParseCache(Protocol):
     """Results already parsed, by a fingerprint of (normalized text, prompt, schema)."""
@@ -140,6 +191,7 @@ class ChannelInfo:
     title: str | None = None
     reason: str | None = None
     checked_at: datetime | None = None
+    username: str | None = None  # a public channel's @name (without the @), when known
 
 
 class ChannelRegistry(Protocol):
@@ -150,8 +202,10 @@ class ChannelRegistry(Protocol):
         now: datetime,
         reason: str | None = None,
         title: str | None = None,
+        username: str | None = None,
     ) -> bool:
-        """Record whether a channel can be read; True when this changed what was stored."""
+        """Record whether a channel can be read (and its title and username, when given;
+        None keeps what is stored); True when the availability changed."""
         ...
 
     async def unavailable(self) -> frozenset[int]: ...
@@ -198,3 +252,12 @@ class ServiceState(Protocol):
         ...
 
     async def release_lease(self, name: str, owner: str) -> None: ...
+
+    async def add_usage(self, at: datetime, usage: LLMUsage) -> None:
+        """Add what LLM calls cost to the service's ledger, in the hour of *at*
+        (domain.usage.usage_hour). Concurrent adds from many processes all count."""
+        ...
+
+    async def usage_since(self, since: datetime | None = None) -> LLMUsage:
+        """The ledger's sum from the hour of *since* on (None: everything ever spent)."""
+        ...

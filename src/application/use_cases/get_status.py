@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -15,6 +15,9 @@ from channel_parser.application.ports.storage import (
     ServiceState,
 )
 from channel_parser.domain.gate import QuotaGate
+from channel_parser.domain.usage import NO_USAGE, LLMUsage, TokenPrices
+
+LAST_DAY = timedelta(hours=24)
 
 
 @attrs.frozen
@@ -24,6 +27,9 @@ class StatusReport:
     gate: QuotaGate
     learned_limit: float | None
     channels: list[ChannelInfo]
+    usage_total: LLMUsage = NO_USAGE  # every call ever made (the ledger)
+    usage_last_day: LLMUsage = NO_USAGE  # from the start of the hour 24 h ago
+    prices: TokenPrices | None = None  # LLM_PRICE_*_PER_MTOK, for the estimated cost
 
     @property
     def due_retries(self) -> bool:
@@ -37,17 +43,23 @@ class GetStatus:
         channels: ChannelRegistry,
         state: ServiceState,
         clock: Clock,
+        prices: TokenPrices | None = None,
     ) -> None:
         self._messages = messages
         self._channels = channels
         self._state = state
         self._clock = clock
+        self._prices = prices
 
     async def __call__(self) -> StatusReport:
+        now = self._clock.now()
         return StatusReport(
-            at=self._clock.now(),
+            at=now,
             stats=await self._messages.stats(),
             gate=await self._state.quota_gate(),
             learned_limit=await self._state.learned_limit(),
             channels=await self._channels.channels(),
+            usage_total=await self._state.usage_since(None),
+            usage_last_day=await self._state.usage_since(now - LAST_DAY),
+            prices=self._prices,
         )

@@ -30,11 +30,12 @@ class ImportSummary:
     stored: int = 0  # new posts
     already_there: int = 0  # the same post was stored before (a second import)
     updated: int = 0  # stored before with another text, not parsed yet: the text replaced
+    requeued: int = 0  # stored and parsed before with another text: to be parsed again
     skipped: dict[str, int] = attrs.field(factory=dict)  # reason -> how many
 
     @property
     def posts(self) -> int:
-        return self.stored + self.already_there + self.updated
+        return self.stored + self.already_there + self.updated + self.requeued
 
     @property
     def skipped_total(self) -> int:
@@ -64,5 +65,6 @@ class ImportPosts:
             stored=outcomes[IngestOutcome.STORED],
             already_there=outcomes[IngestOutcome.UNCHANGED],
             updated=outcomes[IngestOutcome.UPDATED],
+            requeued=outcomes[IngestOutcome.REQUEUED],
             skipped=dict(sorted(skipped.items())),
         )

@@ -13,6 +13,7 @@ from channel_parser.application.config import EngineConfig
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.llm import LLMParser, ParseRequest
 from channel_parser.application.ports.storage import ServiceState
+from channel_parser.application.usage import UsageRecorder
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.application.use_cases.resume_parsing import ResumeParsing
 from channel_parser.domain.failures import FailureKind, LLMFailure, NotificationKind
@@ -41,6 +42,7 @@ class ProbeQuota:
         clock: Clock,
         config: EngineConfig,
         owner: str,
+        usage: UsageRecorder | None = None,  # counts what probes cost (None: not counted)
     ) -> None:
         self._parser = parser
         self._state = state
@@ -49,6 +51,7 @@ class ProbeQuota:
         self._clock = clock
         self._config = config
         self._owner = owner
+        self._usage = usage
 
     def due(self, gate: QuotaGate, now: datetime) -> bool:
         """Whether *gate* wants a probe now with this process's provider settings."""
@@ -69,6 +72,8 @@ class ProbeQuota:
             log.error("quota probe failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
             outcome = LLMFailure(FailureKind.INTERNAL, type(exc).__name__, str(exc)[:500])
         now = self._clock.now()
+        if self._usage is not None:
+            await self._usage(outcome.usage)
         # An answer, even one that fails our schema, shows the provider serves us again.
         if not isinstance(outcome, LLMFailure) or outcome.kind is FailureKind.REJECTED:
             await self._resume()

@@ -26,11 +26,13 @@ from channel_parser.application.ports.llm import LLMParser, ParseOutcome, ParseR
 from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import MessageRepository, ParseCache, ServiceState
 from channel_parser.application.storage_health import StorageHealth
+from channel_parser.application.usage import UsageRecorder
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.domain.failures import FailureKind, GateAction, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message import IncomingMessage, RetryScheduled
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class ProcessMessage:
         health: StorageHealth,
         config: EngineConfig,
         jitter_source: Callable[[], float] = random.random,
+        usage: UsageRecorder | None = None,
     ) -> None:
         self._messages = messages
         self._cache = cache
@@ -68,6 +71,7 @@ class ProcessMessage:
         self._health = health
         self._config = config
         self._jitter_source = jitter_source
+        self._usage = usage or UsageRecorder(state, clock, metrics)
 
     async def __call__(
         self,
@@ -95,25 +99,42 @@ class ProcessMessage:
     ) -> Processed:
         fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
         cached = await self._cached(fingerprint)
-        if cached is not None:
-            message.succeed(owner, cached, self._clock.now(), from_cache=True)
+        model, made_under = self._parser.model, self._parser.fingerprint
+        if cached is not None:  # no call: nothing spent (made under the same fingerprint)
+            message.succeed(
+                owner,
+                cached,
+                self._clock.now(),
+                from_cache=True,
+                model=model,
+                parser_fingerprint=made_under,
+            )
             saved = await self._save(message, owner)
             self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
-        outcome = await self._call_llm(message, owner)
+        outcome, usage = await self._call_llm(message, owner)
         if call_ended is not None:
             await call_ended(outcome)
         now = self._clock.now()
+        message.spend(owner, usage)
         if isinstance(outcome, ParseSuccess):
-            message.succeed(owner, outcome.data, now)
+            message.succeed(
+                owner,
+                outcome.data,
+                now,
+                model=outcome.model or model,
+                parser_fingerprint=made_under,
+            )
             saved = await self._save(message, owner)
+            await self._usage(usage)
             await self._remember(fingerprint, outcome.data)
             self._metrics.message_finished(MessageStatus.DONE)
             return Processed(MessageStatus.DONE, saved=saved)
 
         retry = self._apply_failure(message, owner, outcome, now)
         saved = await self._save(message, owner)
+        await self._usage(usage)
         self._metrics.message_finished(message.status)
         log.info(
             "message %s: %s (code %s) -> %s%s",
@@ -163,9 +184,11 @@ class ProcessMessage:
             log.info("message %s: no longer held; the internal error is not recorded", claimed.key)
         return Processed(claimed.status, failure, retry, saved=saved)
 
-    async def _call_llm(self, message: IncomingMessage, owner: str) -> ParseOutcome:
-        """The call, with the message's lease renewed while it runs. The parser's own
-        exceptions (a bug) come back as an internal error."""
+    async def _call_llm(
+        self, message: IncomingMessage, owner: str
+    ) -> tuple[ParseOutcome, LLMUsage]:
+        """The call, with the message's lease renewed while it runs; its usage, timed. The
+        parser's own exceptions (a bug) come back as an internal error."""
         started = self._clock.now()
         renewing = asyncio.create_task(self._renew_lease(message, owner))
         try:
@@ -189,7 +212,7 @@ class ProcessMessage:
             self._metrics.llm_call(None, None, seconds)
         else:
             self._metrics.llm_call(outcome.kind, outcome.code, seconds)
-        return outcome
+        return outcome, outcome.usage.timed(seconds)
 
     async def _renew_lease(self, message: IncomingMessage, owner: str) -> None:
         every = self._config.lease.total_seconds() / 3

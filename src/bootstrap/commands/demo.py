@@ -44,9 +44,16 @@ def demo(
                 path.unlink(missing_ok=True)
             workdir.rmdir()
     _summary(console, result)
+    if result.example is not None:
+        from channel_parser.bootstrap.render import print_post
+
+        where = f"{result.example['channel_id']}/{result.example['message_id']}"
+        console.print(f"\n[bold]One parsed post[/bold] (channel-parser show -- {where}):\n")
+        print_post(result.example, console)
     if keep:
         console.print(
-            f"kept: {workdir / 'demo.sqlite3'} (try: SQLITE_PATH=… channel-parser status)"
+            f"\nkept: {workdir / 'demo.sqlite3'} (try: SQLITE_PATH=… channel-parser export, "
+            "or … status)"
         )
 
 
@@ -69,6 +76,7 @@ def _summary(console: Console, result: DemoResult) -> None:
         ("concurrency limit learned (hidden: 4)", result.learned_limit),
         ("notifications sent", result.notifications_sent),
         ("notifications suppressed by the throttle", result.notifications_suppressed),
+        ("LLM calls / tokens used", f"{result.usage.calls} / {result.usage.total_tokens:,}"),
         ("seconds", f"{result.seconds:.1f}"),
     ]
     for what, value in rows:

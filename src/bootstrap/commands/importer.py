@@ -89,6 +89,8 @@ def _report(console: Console, contents: ExportContents, summary: ImportSummary) 
     table.add_row("stored (new)", str(summary.stored))
     table.add_row("already there", str(summary.already_there))
     table.add_row("updated (text changed, not parsed yet)", str(summary.updated))
+    if summary.requeued:
+        table.add_row("edited after parsing: to be parsed again", str(summary.requeued))
     for reason, count in summary.skipped.items():
         table.add_row(f"skipped: {reason}", str(count))
     console.print(table)

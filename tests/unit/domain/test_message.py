@@ -10,8 +10,9 @@ from channel_parser.domain.backoff import BackoffPolicy
 from channel_parser.domain.errors import DomainError, InvalidTransition, LeaseLost, NaiveDatetime
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey, RetryScheduled
-from channel_parser.domain.message_rules import WAITING
+from channel_parser.domain.message_rules import EDITS_REPARSED, WAITING
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import NO_USAGE, LLMUsage
 from tests.unit.domain.support import LEASE, NAIVE, T0, at, make_message, snapshot
 
 POLICY = BackoffPolicy()
@@ -463,6 +464,67 @@ def test_edit_text_with_same_text_is_not_a_change() -> None:
     message = make_message(text="same")
     assert message.edit_text("same", at(5)) is False
     assert message.updated_at is None
+    assert message.edit_text("same", at(5), EDITS_REPARSED) is False
+
+
+def test_an_edit_records_when_it_came() -> None:
+    message = make_message(text="old")
+    assert message.edit_text("new", at(5))
+    assert message.edited_at == at(5)
+
+
+def test_an_edit_of_a_parsed_post_queues_it_again_when_edits_are_reparsed() -> None:
+    message = claimed(text="Вакансия: Python-разработчик")
+    message.spend("w1", LLMUsage(300, 40, 1, 0.8))
+    message.succeed("w1", {"title": "Python"}, at(1), model="glm-4.6", parser_fingerprint="f")
+    assert message.edit_text("Вакансия закрыта", at(60), EDITS_REPARSED) is True
+    assert (message.status, message.text, message.edited_at) == (
+        MessageStatus.PENDING,
+        "Вакансия закрыта",
+        at(60),
+    )
+    # the old result is not kept: the post is parsed again as if new
+    assert message.result is None and message.done_at is None
+    assert message.usage == NO_USAGE and message.model is None
+    assert message.parser_fingerprint is None
+    assert message.is_due(at(60))
+
+
+def test_an_edit_while_processing_is_not_taken_even_when_edits_are_reparsed() -> None:
+    message = claimed(text="old")
+    assert message.edit_text("new", at(5), EDITS_REPARSED) is False
+    assert message.text == "old"
+
+
+# -- what parsing cost ------------------------------------------------------------
+
+
+def test_usage_accumulates_over_attempts_and_is_kept_on_success() -> None:
+    message = claimed()
+    message.spend("w1", LLMUsage(calls=1, seconds=0.1))  # refused with 1302
+    message.schedule_retry("w1", CONCURRENCY, POLICY, at(1))
+    message.claim("w2", at(40), LEASE)
+    message.spend("w2", LLMUsage(200, 30, 2, 1.5))  # an answer and its repair
+    message.succeed("w2", {"a": 1}, at(42), model="glm-4.6", parser_fingerprint="abc")
+    assert message.usage == LLMUsage(200, 30, 3, 1.6)
+    assert (message.model, message.parser_fingerprint) == ("glm-4.6", "abc")
+
+
+def test_usage_is_recorded_only_by_the_lease_holder() -> None:
+    message = claimed("w1")
+    with pytest.raises(LeaseLost):
+        message.spend("w2", LLMUsage(calls=1))
+    with pytest.raises(InvalidTransition):
+        make_message().spend("w1", LLMUsage(calls=1))
+    assert message.usage == NO_USAGE
+
+
+def test_a_requeue_clears_what_the_last_result_cost() -> None:
+    message = claimed()
+    message.spend("w1", LLMUsage(10, 10, 1))
+    message.succeed("w1", {}, at(1), model="m", parser_fingerprint="f")
+    message.requeue(at(2))
+    assert (message.usage, message.model, message.parser_fingerprint) == (NO_USAGE, None, None)
 
 
 # -- full lifecycles -----------------------------------------------------------

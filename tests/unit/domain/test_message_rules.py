@@ -13,12 +13,16 @@ from channel_parser.domain.message import ErrorInfo, IncomingMessage
 from channel_parser.domain.message_rules import (
     DUE,
     EDITABLE,
+    EDITS_IN_PLACE,
+    EDITS_REPARSED,
     LEASED,
     WAITING,
     Changes,
+    EditRule,
     back_to_waiting_changes,
     claim_changes,
     edit_changes,
+    edit_requeue_changes,
     released_changes,
     requeue_changes,
     tried_before,
@@ -141,4 +145,30 @@ def test_edit_makes_the_edit_changes(status: MessageStatus) -> None:
     message = make_message(status, text="old")
     before = snapshot(message)
     assert message.edit_text("new", at(5))
+    assert_changed_exactly(before, message, edit_changes("new", at(5)))
+
+
+def test_edit_rules_differ_only_in_what_happens_to_a_parsed_post() -> None:
+    assert EDITS_IN_PLACE.in_place == EDITS_REPARSED.in_place == EDITABLE
+    assert EDITS_IN_PLACE.requeued == frozenset()
+    assert EDITS_REPARSED.requeued == {MessageStatus.DONE}
+    assert not EDITS_REPARSED.takes(LEASED) and not EDITS_IN_PLACE.takes(MessageStatus.DONE)
+    with pytest.raises(ValueError, match="one way"):
+        EditRule(in_place=frozenset({MessageStatus.DONE}), requeued=frozenset({MessageStatus.DONE}))
+    with pytest.raises(ValueError, match="leased"):
+        EditRule(in_place=frozenset({LEASED}))
+
+
+def test_an_edit_of_a_parsed_post_makes_the_edit_requeue_changes() -> None:
+    message = make_message(MessageStatus.DONE, text="old", result={"a": 1}, done_at=at(1))
+    before = snapshot(message)
+    assert message.edit_text("new", at(5), EDITS_REPARSED)
+    assert_changed_exactly(before, message, edit_requeue_changes("new", at(5)))
+
+
+@pytest.mark.parametrize("status", sorted(EDITABLE))
+def test_in_place_edits_are_the_same_under_both_rules(status: MessageStatus) -> None:
+    message = make_message(status, text="old")
+    before = snapshot(message)
+    assert message.edit_text("new", at(5), EDITS_REPARSED)
     assert_changed_exactly(before, message, edit_changes("new", at(5)))

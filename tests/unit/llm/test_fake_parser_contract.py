@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channel_parser.domain.failures import LLMFailure
+from channel_parser.domain.usage import LLMUsage
 from tests.contracts.llm import SITUATIONS, LLMParserContract
 from tests.fakes.llm import FakeParser
 
@@ -14,7 +15,10 @@ class FakeHarness:
         self.parser = FakeParser()
 
     def stage(self, situation: str) -> None:
-        self.parser.script(LLMFailure(SITUATIONS[situation], f"fake-{situation}", situation))
+        failure = LLMFailure(
+            SITUATIONS[situation], f"fake-{situation}", situation, usage=LLMUsage(calls=1)
+        )
+        self.parser.script(failure)
 
 
 class TestFakeParser(LLMParserContract):

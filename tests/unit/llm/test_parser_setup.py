@@ -23,6 +23,17 @@ def test_from_settings_uses_the_preset_no_sdk_retries_and_60_seconds() -> None:
     assert parser.fingerprint == load_prompt_spec(None, None).fingerprint("glm-4.6")
 
 
+def test_thinking_and_the_output_bound_come_from_settings() -> None:
+    default = OpenAICompatibleParser.from_settings(load_settings(llm_api_key="k-1"))
+    assert default._config.request_options() == {
+        "thinking": {"type": "disabled"},
+        "max_tokens": 4096,
+    }
+    settings = load_settings(llm_api_key="k-1", llm_thinking="enabled", llm_max_output_tokens=0)
+    told = OpenAICompatibleParser.from_settings(settings)
+    assert told._config.request_options() == {"thinking": {"type": "enabled"}}
+
+
 def test_swapping_the_provider_is_configuration_only() -> None:
     settings = load_settings(llm_provider="openai", llm_api_key="k-1", llm_timeout=5)
     parser = OpenAICompatibleParser.from_settings(settings)

@@ -45,3 +45,33 @@ def test_a_missing_setting_is_named(
 
 def test_the_key_stays_out_of_repr() -> None:
     assert "sk-very-secret" not in repr(resolve_provider("zai", None, None, "sk-very-secret"))
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "options"),
+    [
+        ("zai", None, {"thinking": {"type": "disabled"}, "max_tokens": 4096}),
+        ("zai-coding", None, {"thinking": {"type": "disabled"}, "max_tokens": 4096}),
+        ("openai", None, {"max_completion_tokens": 4096}),
+        ("compatible", "http://127.0.0.1:9/v1", {"max_tokens": 4096}),
+    ],
+)
+def test_request_options_by_preset(name: str, url: str | None, options: dict[str, object]) -> None:
+    """Thinking is off for Z.AI unless told; each API gets the bound under its own name."""
+    config = resolve_provider(name, url, "m", "k", max_output_tokens=4096)
+    assert config.request_options() == options
+
+
+def test_thinking_and_the_bound_can_be_set_or_left_to_the_provider() -> None:
+    enabled = resolve_provider("zai", None, None, "k", thinking="enabled")
+    assert enabled.request_options() == {"thinking": {"type": "enabled"}}
+    left = resolve_provider("zai", None, None, "k", thinking="provider", max_output_tokens=0)
+    assert left.request_options() == {}
+    told = resolve_provider("compatible", "http://x", "m", "k", thinking="disabled")
+    assert told.request_options() == {"thinking": {"type": "disabled"}}
+
+
+def test_openai_refuses_a_thinking_option() -> None:
+    with pytest.raises(ConfigurationError, match=r"^setting LLM_THINKING: "):
+        resolve_provider("openai", None, None, "k", thinking="disabled")
+    assert resolve_provider("openai", None, None, "k", thinking="provider").thinking == "provider"

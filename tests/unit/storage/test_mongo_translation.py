@@ -20,14 +20,17 @@ from channel_parser.domain.errors import DomainError
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage
 from channel_parser.domain.message_rules import (
+    EDITS_REPARSED,
     Changes,
     back_to_waiting_changes,
     claim_changes,
     edit_changes,
+    edit_requeue_changes,
     requeue_changes,
     tried_before,
 )
 from channel_parser.domain.status import MessageStatus
+from channel_parser.domain.usage import LLMUsage
 from tests.unit.domain.support import LEASE, T0, at, make_message
 
 ERROR = ErrorInfo(FailureKind.CONCURRENCY_LIMITED, "1302", "High concurrency", T0)
@@ -51,6 +54,10 @@ def messages() -> list[IncomingMessage]:
     done = make_message(message_id=44)
     done.claim("w1", T0, LEASE)
     done.succeed("w1", {"title": "t"}, at(1), from_cache=True)
+    spent = make_message(message_id=45, edited_at=at(-5))
+    spent.claim("w1", T0, LEASE)
+    spent.spend("w1", LLMUsage(120, 30, 2, 1.5))
+    spent.succeed("w1", {"title": "u"}, at(2), model="glm-4.6", parser_fingerprint="f1")
     return [
         make_message(),
         make_message(MessageStatus.RETRY, retry_count=3, retry_after=at(30), last_error=ERROR),
@@ -58,6 +65,7 @@ def messages() -> list[IncomingMessage]:
         leased,
         fresh,
         done,
+        spent,
     ]
 
 
@@ -75,6 +83,13 @@ TRANSITIONS: dict[str, Transition] = {
         lambda m: back_to_waiting_changes(tried_before(m.retry_count), NOW),
     ),
     "edit_text": (lambda m: m.edit_text("edited", NOW), lambda _m: edit_changes("edited", NOW)),
+    "edit_text_reparsed": (
+        lambda m: m.edit_text("edited", NOW, EDITS_REPARSED),
+        # the adapter picks the update by its status filter (EditRule.requeued or in_place)
+        lambda m: (edit_requeue_changes if EDITS_REPARSED.requeues(m.status) else edit_changes)(
+            "edited", NOW
+        ),
+    ),
 }
 
 
@@ -107,6 +122,9 @@ def test_retry_count_zero_is_removed_and_status_is_lowercase_top_level() -> None
         "done_at",
         "lease_owner",
         "lease_until",
+        "usage",
+        "model",
+        "parser_fingerprint",
     }
 
 

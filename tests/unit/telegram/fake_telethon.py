@@ -13,7 +13,9 @@ BARE = 1234567890
 MARKED = -1001234567890
 
 
-def channel(bare: int = BARE, title: str = "Jobs (test)") -> types.Channel:
+def channel(
+    bare: int = BARE, title: str = "Jobs (test)", username: str | None = None
+) -> types.Channel:
     return types.Channel(
         id=bare,
         title=title,
@@ -21,6 +23,7 @@ def channel(bare: int = BARE, title: str = "Jobs (test)") -> types.Channel:
         date=T0,
         access_hash=99,
         broadcast=True,
+        username=username,
     )
 
 

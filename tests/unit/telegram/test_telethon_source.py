@@ -81,6 +81,14 @@ async def test_edited_post_replaces_the_text_of_an_unparsed_post() -> None:
     assert world.source.stats.delivered == {"stored": 1, "updated": 1}
 
 
+async def test_a_public_channels_username_is_recorded_for_links() -> None:
+    world = World()
+    world.client.entities["@jobs"] = channel(username="jobs")
+    await world.source.start()
+    [info] = await world.registry.channels()
+    assert (info.channel_id, info.title, info.username) == (MARKED, "Jobs (test)", "jobs")
+
+
 async def test_caption_of_a_media_post_is_its_text() -> None:
     world = World()
     await world.source.start()
@@ -262,7 +270,7 @@ async def test_a_live_post_the_store_refused_is_fetched_by_the_next_backfill() -
     await world.source.start()
     add = world.repo.add
 
-    async def failing_add(p: NewPost, now: object) -> object:
+    async def failing_add(p: NewPost, now: object, *rule: object) -> object:
         raise StorageUnavailable("down")
 
     world.repo.add = failing_add  # type: ignore[method-assign,assignment]
@@ -282,10 +290,10 @@ async def test_a_backfill_the_store_interrupts_keeps_the_resume_point() -> None:
     add = world.repo.add
     down = {"on": True}
 
-    async def flaky_add(p: NewPost, now: object) -> object:
+    async def flaky_add(p: NewPost, now: object, *rule: object) -> object:
         if down["on"] and p.message_id in (7, 9):
             raise StorageUnavailable("down")
-        return await add(p, now)  # type: ignore[arg-type]
+        return await add(p, now, *rule)  # type: ignore[arg-type]
 
     world.repo.add = flaky_add  # type: ignore[method-assign,assignment]
     await world.client.emit(events.NewMessage.Event(post(7, "lost?")))  # refused live
