@@ -132,7 +132,9 @@ class ChatHandler:
         else:
             content = json.dumps(parse_result(text), ensure_ascii=False)
         prompt_chars = len(json.dumps(body.get("messages"), ensure_ascii=False))
-        limit = _max_tokens(body)
+        # A scripted answer is served whole, whatever bound was asked (a provider that
+        # ignores it): the client's own guards must meet it.
+        limit = "" if kind == Fault.DEEP else _max_tokens(body)
         reply = completion(
             request_id,
             model,
