@@ -9,20 +9,26 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import attrs
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
-from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
+from channel_parser.adapters.storage.sqlite_rows import (
+    COLUMNS,
+    STATE_COLUMNS,
+    columns_of,
+    from_row,
+    to_row,
+)
 from channel_parser.adapters.storage.sqlite_rules import (
     EXPIRED,
     HELD,
     NOT_LEASED,
     UNKNOWN_STATUS,
-    due_condition,
     filter_condition,
+    oldest_due,
     status_in,
 )
 from channel_parser.adapters.storage.unreadable import UnreadableRecords
@@ -35,7 +41,7 @@ from channel_parser.application.ports.storage import (
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
-from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule, claim_changes
 from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
 
 _INSERT = (
@@ -45,15 +51,20 @@ _INSERT = (
 _KEY = "channel_id = :channel_id AND message_id = :message_id"
 _GET = f"SELECT * FROM incoming_messages WHERE {_KEY}"
 # The oldest due row (outside the excluded channels and the rows found unreadable).
-_CANDIDATE = (
-    f"SELECT * FROM incoming_messages WHERE {due_condition()} AND channel_id NOT IN ({{excluded}}) "
-    "AND (channel_id, message_id) NOT IN ({skipped}) "
-    "ORDER BY received_at, channel_id, message_id LIMIT 1"
+_CANDIDATE = oldest_due(
+    extra="channel_id NOT IN ({excluded}) AND (channel_id, message_id) NOT IN ({skipped})"
 )
 # Save: only while the lease is still the writer's.
 _SAVE = (
     f"UPDATE incoming_messages SET {', '.join(c + ' = :' + c for c in STATE_COLUMNS)} "
     f"WHERE {_KEY} AND {HELD}"
+)
+# A claim writes only what claiming changes (every other column's indexes stay as they
+# are, which halves what a claim's commit writes).
+_CLAIMED_COLUMNS = columns_of(claim_changes("-", datetime(2000, 1, 1, tzinfo=UTC), timedelta(1)))
+_CLAIM = (
+    f"UPDATE incoming_messages SET {', '.join(c + ' = :' + c for c in _CLAIMED_COLUMNS)} "
+    f"WHERE {_KEY}"
 )
 # Write back what a domain method changed on a row read in the same transaction.
 _REWRITE = (
@@ -147,7 +158,7 @@ class SQLiteMessageRepository:
                     if message is not None:
                         break
                 message.claim(owner, now, lease)
-                _rewrite(conn, message)
+                conn.execute(_CLAIM, to_row(message))
             return message
 
         return await self._db.run(work, "claiming a message")

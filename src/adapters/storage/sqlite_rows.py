@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from channel_parser.adapters.storage.sqlite_db import fmt, fmt_opt, parse_opt
@@ -46,6 +47,19 @@ COLUMNS = (
 )
 # What save() writes: everything but the identity, the text and the arrival times.
 STATE_COLUMNS = COLUMNS[5:]
+
+
+# The columns of a domain field that is not stored under its own name.
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "status": ("processing_status",),
+    "last_error": ("error_kind", "error_code", "error_message", "error_at", "error_repeats"),
+    "usage": ("prompt_tokens", "completion_tokens", "llm_calls", "llm_seconds"),
+}
+
+
+def columns_of(fields: Iterable[str]) -> tuple[str, ...]:
+    """The columns that hold *fields* of IncomingMessage (e.g. a transition's changes)."""
+    return tuple(column for field in fields for column in FIELD_COLUMNS.get(field, (field,)))
 
 
 def to_row(message: IncomingMessage) -> dict[str, Any]:
