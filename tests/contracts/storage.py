@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channel_parser.application.ports.storage import (
+    ChannelMode,
     IngestOutcome,
     MessageRepository,
     NewPost,
@@ -391,6 +392,34 @@ class StorageContract:
             (1, False, "News", "banned", at(3)),
             (2, True, None, None, at(4)),
         ]
+
+    async def test_channel_reads_keep_the_mode_the_time_and_a_rising_cursor(
+        self, stores: Stores
+    ) -> None:
+        reg = stores.channels
+        assert await reg.channel(1) is None
+        await reg.set_availability(1, True, T0, title="News")
+        await reg.record_read(1, ChannelMode.LIVE, at(10), read_up_to=120)
+        await reg.record_read(1, ChannelMode.LIVE, at(20), read_up_to=90)  # never down
+        got = await reg.channel(1)
+        assert got is not None
+        assert (got.mode, got.read_up_to, got.last_read_at) == (ChannelMode.LIVE, 120, at(20))
+        assert (got.available, got.title, got.checked_at) == (True, "News", T0)
+        await reg.record_read(1, ChannelMode.POLLING, at(30))  # read, nothing new
+        assert await reg.set_availability(1, False, at(40), reason="private")
+        got = await reg.channel(1)
+        assert got is not None and (got.mode, got.read_up_to) == (ChannelMode.POLLING, 120)
+        assert (got.available, got.last_read_at, got.reason) == (False, at(30), "private")
+        await reg.record_read(2, ChannelMode.POLLING, at(50), read_up_to=7)  # not seen before
+        [one, two] = await reg.channels()
+        assert one == got
+        assert (two.channel_id, two.available, two.mode, two.read_up_to) == (
+            2,
+            True,
+            ChannelMode.POLLING,
+            7,
+        )
+        assert two.last_read_at == at(50)
 
     # -- service state -------------------------------------------------------
 

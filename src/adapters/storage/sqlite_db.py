@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS parse_cache (
 );
 CREATE TABLE IF NOT EXISTS channels (
     channel_id INTEGER PRIMARY KEY, available INTEGER NOT NULL, title TEXT, reason TEXT,
-    checked_at TEXT
+    checked_at TEXT, mode TEXT, read_up_to INTEGER, last_read_at TEXT
 );
 CREATE TABLE IF NOT EXISTS service_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS notification_slots (
@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS notification_slots (
 CREATE TABLE IF NOT EXISTS named_leases (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    entry_id TEXT PRIMARY KEY, queue TEXT NOT NULL, topic TEXT NOT NULL,
+    destination TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+    last_error TEXT, finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (status, queue, entry_id);
 """
 
 
@@ -72,6 +79,20 @@ def fmt_opt(value: datetime | None) -> str | None:
 
 def parse_opt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+# Columns added after a table was first made: a file made by an older version gains them.
+ADDED_COLUMNS = {
+    "channels": {"mode": "TEXT", "read_up_to": "INTEGER", "last_read_at": "TEXT"},
+}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 @contextmanager
@@ -109,6 +130,7 @@ class SQLiteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")  # a stored post survives a power cut
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
         except BaseException:
             conn.close()
             raise

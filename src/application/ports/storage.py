@@ -132,6 +132,13 @@ class ParseCache(Protocol):
     async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None: ...
 
 
+class ChannelMode(enum.StrEnum):
+    """How a channel is read."""
+
+    LIVE = "live"  # the account is a member: Telegram pushes new posts; backfilled now and then
+    POLLING = "polling"  # a public channel the account has not joined: read on a timer
+
+
 @attrs.frozen
 class ChannelInfo:
     channel_id: int
@@ -139,6 +146,9 @@ class ChannelInfo:
     title: str | None = None
     reason: str | None = None
     checked_at: datetime | None = None
+    mode: ChannelMode | None = None  # None: not read yet
+    read_up_to: int | None = None  # the highest message id read (with text or not)
+    last_read_at: datetime | None = None
 
 
 class ChannelRegistry(Protocol):
@@ -156,6 +166,15 @@ class ChannelRegistry(Protocol):
     async def unavailable(self) -> frozenset[int]: ...
 
     async def channels(self) -> list[ChannelInfo]: ...
+
+    async def channel(self, channel_id: int) -> ChannelInfo | None: ...
+
+    async def record_read(
+        self, channel_id: int, mode: ChannelMode, now: datetime, read_up_to: int | None = None
+    ) -> None:
+        """The channel was read *now*, in *mode*; its read cursor moves up to *read_up_to*
+        (never down). A channel not recorded yet is recorded as available."""
+        ...
 
 
 @attrs.frozen

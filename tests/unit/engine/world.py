@@ -20,6 +20,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.llm import FakeParser
 from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.notify import RecordingNotifier
+from tests.fakes.outbox import InMemoryOutbox
 from tests.fakes.storage import (
     InMemoryChannelRegistry,
     InMemoryMessageRepository,
@@ -40,6 +41,7 @@ class Shared:
     channels: InMemoryChannelRegistry = attrs.field(factory=InMemoryChannelRegistry)
     state: InMemoryServiceState = attrs.field(factory=InMemoryServiceState)
     notifier: RecordingNotifier = attrs.field(factory=RecordingNotifier)
+    outbox: InMemoryOutbox = attrs.field(factory=InMemoryOutbox)
 
 
 class World:
@@ -63,7 +65,7 @@ class World:
         self.config = config or EngineConfig()
         # Defaults only: no environment or .env file is read (the unit folder does no I/O).
         self.container = Container(settings=Settings.model_construct())
-        stores = Stores(s.messages, s.cache, s.channels, s.state, "memory")
+        stores = Stores(s.messages, s.cache, s.channels, s.state, "memory", outbox=s.outbox)
         for name, value in {
             "stores": stores,
             "clock": s.clock,
