@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.adapters.notify.console import ConsoleNotifier
 from channel_parser.adapters.telegram.export import read_export
+from channel_parser.application.deliveries import Deliveries
 from channel_parser.application.engine import Engine
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.storage import MessageRepository, MessageStats, ServiceState
@@ -126,12 +128,17 @@ async def _import_and_parse(
     messages: MessageRepository = Provide["messages"],
     state: ServiceState = Provide["state"],
     limiter: AdaptiveLimiter = Provide["limiter"],
+    deliveries: Deliveries = Provide["deliveries"],
 ) -> tuple[ImportSummary, MessageStats, int]:
     imported = await import_posts(items)
     worker = asyncio.create_task(engine.run())
+    delivering = asyncio.create_task(deliveries.run())  # the notifications, beside parsing
     await _watch(console, messages, state, limiter, top_up, imported.stored)
     engine.stop()
     await worker
+    delivering.cancel()
+    await asyncio.gather(delivering, return_exceptions=True)
+    await deliveries.drain(timedelta(seconds=5))
     return imported, await messages.stats(), limiter.limit.permits
 
 

@@ -1,4 +1,5 @@
-"""What ``status`` shows: counts, the retry histogram, the gate, the learned limit."""
+"""What ``status`` shows: counts, the retry histogram, the gate, the learned limit, each
+channel (how it is read, its highest stored post, when it was last read) and the outbox."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.outbox import Outbox, OutboxStats
 from channel_parser.application.ports.storage import (
     ChannelInfo,
     ChannelRegistry,
@@ -24,6 +26,8 @@ class StatusReport:
     gate: QuotaGate
     learned_limit: float | None
     channels: list[ChannelInfo]
+    highest_stored: dict[int, int | None] = attrs.field(factory=dict)  # channel -> message id
+    outbox: OutboxStats = attrs.field(factory=OutboxStats)
 
     @property
     def due_retries(self) -> bool:
@@ -37,17 +41,25 @@ class GetStatus:
         channels: ChannelRegistry,
         state: ServiceState,
         clock: Clock,
+        outbox: Outbox,
     ) -> None:
         self._messages = messages
         self._channels = channels
         self._state = state
         self._clock = clock
+        self._outbox = outbox
 
     async def __call__(self) -> StatusReport:
+        channels = await self._channels.channels()
         return StatusReport(
             at=self._clock.now(),
             stats=await self._messages.stats(),
             gate=await self._state.quota_gate(),
             learned_limit=await self._state.learned_limit(),
-            channels=await self._channels.channels(),
+            channels=channels,
+            highest_stored={
+                c.channel_id: await self._messages.highest_message_id(c.channel_id)
+                for c in channels
+            },
+            outbox=await self._outbox.stats(),
         )

@@ -85,19 +85,28 @@ class World:
         self.resume = c.resume()
         self.process = c.process()
         self.ingest = c.ingest()
+        self.deliveries = c.deliveries()
         self._task: asyncio.Task[None] | None = None
+        self._delivering: asyncio.Task[None] | None = None
 
     async def post(self, message_id: int, text: str | None = None, channel: int = CHANNEL) -> None:
         await self.ingest(NewPost(channel, message_id, text or f"post number {message_id}"))
 
     def start(self, *, until_idle: bool = False) -> asyncio.Task[None]:
+        """The engine, and the outbox delivery beside it (as the service runs them)."""
         self._task = asyncio.create_task(self.engine.run(until_idle=until_idle))
+        if self._delivering is None:
+            self._delivering = asyncio.create_task(self.deliveries.run())
         return self._task
 
     async def stop(self) -> None:
         self.engine.stop()
         if self._task is not None:
             await asyncio.wait_for(self._task, timeout=5)
+        if self._delivering is not None:
+            self._delivering.cancel()
+            await asyncio.gather(self._delivering, return_exceptions=True)
+            self._delivering = None
 
     def message(self, message_id: int, channel: int = CHANNEL) -> IncomingMessage:
         return self.messages.messages[MessageKey(channel, message_id)]
