@@ -245,7 +245,7 @@ class Container(containers.DeclarativeContainer):
     reset = providers.Singleton(ResetMessage, messages, clock)
     status = providers.Singleton(GetStatus, messages, channels, state, clock, outbox)
     ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set)
-    import_posts = providers.Singleton(ImportPosts, ingest)
+    import_posts = providers.Singleton(ImportPosts, messages, clock, wakeup.provided.set)
     claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
     process = providers.Singleton(
         ProcessMessage,

@@ -131,6 +131,49 @@ class StorageContract:
             got = await repo.get(key)
             assert got is not None and got.text == "hello"
 
+    async def test_add_many_is_add_for_each_post_in_order(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_state(repo, 1, 2, T0, None)  # done: an edit is kept out
+        await repo.add(post(1, 1, "pending, will be edited"), at(1))
+        await repo.add(post(1, 3, "same"), at(2))
+        batch = [
+            post(1, 1, "edited before parsing"),
+            post(1, 2, "late edit"),
+            post(1, 3, "same"),
+            post(1, 4, "new"),
+            post(2, 4, "new in another channel"),
+            post(1, 5, "twice"),
+            post(1, 5, "twice, edited"),
+        ]
+        assert await repo.add_many(batch, at(10)) == [
+            IngestOutcome.UPDATED,
+            IngestOutcome.UNCHANGED,
+            IngestOutcome.UNCHANGED,
+            IngestOutcome.STORED,
+            IngestOutcome.STORED,
+            IngestOutcome.STORED,
+            IngestOutcome.UPDATED,
+        ]
+        texts = {}
+        for key in [(1, 1), (1, 2), (1, 3), (1, 4), (2, 4), (1, 5)]:
+            got = await repo.get(MessageKey(*key))
+            assert got is not None
+            texts[key] = got.text
+        assert texts == {
+            (1, 1): "edited before parsing",
+            (1, 2): "hello",
+            (1, 3): "same",
+            (1, 4): "new",
+            (2, 4): "new in another channel",
+            (1, 5): "twice, edited",
+        }
+        new = await repo.get(MessageKey(1, 4))
+        assert new is not None and new.status is MessageStatus.PENDING
+        assert new.received_at == at(10) and new.posted_at == at(-60)
+        assert await repo.add_many([], at(11)) == []
+        assert await repo.add_many(batch[3:5], at(12)) == [IngestOutcome.UNCHANGED] * 2
+        assert (await repo.stats()).total == 6
+
     # -- claiming ------------------------------------------------------------
 
     async def test_claims_the_oldest_due_message_with_a_lease(self, stores: Stores) -> None:

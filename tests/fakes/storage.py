@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,9 @@ class InMemoryMessageRepository:
         if existing.edit_text(post.text, now):
             return IngestOutcome.UPDATED
         return IngestOutcome.UNCHANGED
+
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        return [await self.add(post, now) for post in posts]
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         found = self.messages.get(key)

@@ -7,17 +7,18 @@ copy of them (ADR 0010)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
 from channel_parser.adapters.storage.mongo_documents import (
     changes_update,
+    document_id,
     due_filter,
     from_document,
     key_filter,
@@ -40,6 +41,7 @@ from channel_parser.domain.message_rules import (
 from channel_parser.domain.status import MessageStatus
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 # message_rules.tried_before (retry_count > 0; absent counts as 0) as a filter, both ways.
 TRIED_BEFORE: dict[bool, Document] = {
@@ -69,23 +71,71 @@ class MongoMessageRepository:
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
         message = post.to_message(now)
-        key = key_filter(message.key)
         with translated("storing a post"):
             try:
                 await self._c.insert_one(to_document(message))
                 return IngestOutcome.STORED
             except DuplicateKeyError:
                 pass
-            # IncomingMessage.edit_text: only in an editable status, only a changed text.
-            edited = await self._c.update_one(
-                {
-                    **key,
-                    "processing_status": {"$in": [str(s) for s in sorted(EDITABLE)]},
-                    "text": {"$ne": post.text},
-                },
-                changes_update(edit_changes(post.text, now)),
-            )
+            return await self._edit(post, now)
+
+    async def _edit(self, post: NewPost, now: datetime) -> IngestOutcome:
+        """IncomingMessage.edit_text: only in an editable status, only a changed text."""
+        edited = await self._c.update_one(
+            {
+                **key_filter(MessageKey(post.channel_id, post.message_id)),
+                "processing_status": {"$in": [str(s) for s in sorted(EDITABLE)]},
+                "text": {"$ne": post.text},
+            },
+            changes_update(edit_changes(post.text, now)),
+        )
         return IngestOutcome.UPDATED if edited.modified_count else IngestOutcome.UNCHANGED
+
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        """One read of the batch's ids and one insert of the new ones; a post stored before
+        is edited on its own (rare: only a changed text of a post not parsed yet)."""
+        if not posts:
+            return []
+        ids = [document_id(MessageKey(p.channel_id, p.message_id)) for p in posts]
+        with translated("storing posts"):
+            found = self._c.find({"_id": {"$in": ids}}, projection={"text": True})
+            stored = {doc["_id"]: doc.get("text") async for doc in found}
+            fresh: dict[str, Document] = {}
+            outcomes: list[IngestOutcome | None] = []
+            for post, doc_id in zip(posts, ids, strict=True):
+                if doc_id in stored:
+                    same = stored[doc_id] == post.text
+                    outcomes.append(IngestOutcome.UNCHANGED if same else None)
+                elif doc_id in fresh:  # twice in one batch: the later text, as add would
+                    same = fresh[doc_id]["text"] == post.text
+                    fresh[doc_id] = to_document(post.to_message(now))
+                    outcomes.append(IngestOutcome.UNCHANGED if same else IngestOutcome.UPDATED)
+                else:
+                    fresh[doc_id] = to_document(post.to_message(now))
+                    outcomes.append(IngestOutcome.STORED)
+            raced = await self._insert_new(list(fresh.values()))
+        done: list[IngestOutcome] = []
+        for post, doc_id, known in zip(posts, ids, outcomes, strict=True):
+            if known is not None and doc_id not in raced:
+                done.append(known)
+                continue
+            # stored before with another text, or by another process meanwhile
+            done.append(await self.add(post, now))
+            raced.discard(doc_id)
+        return done
+
+    async def _insert_new(self, docs: list[Document]) -> set[str]:
+        """Insert; the ids another process stored first (a duplicate key) are returned."""
+        if not docs:
+            return set()
+        try:
+            await self._c.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         with translated("reading a message"):

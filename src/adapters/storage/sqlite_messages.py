@@ -7,9 +7,10 @@ by the domain's rules translated in sqlite_rules (ADR 0010)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase, fmt, immediate, parse_opt
 from channel_parser.adapters.storage.sqlite_rows import COLUMNS, STATE_COLUMNS, from_row, to_row
@@ -48,6 +49,20 @@ def _rewrite(conn: sqlite3.Connection, message: IncomingMessage) -> None:
     conn.execute(_REWRITE, to_row(message))
 
 
+def _add(
+    conn: sqlite3.Connection, post: NewPost, row: dict[str, Any], now: datetime
+) -> IngestOutcome:
+    """Insert the post; a post stored before takes the new text only as the domain's
+    edit_text allows (not parsed yet, text changed)."""
+    if conn.execute(_INSERT, row).rowcount == 1:
+        return IngestOutcome.STORED
+    stored = from_row(conn.execute(_GET, row).fetchone())
+    if not stored.edit_text(post.text, now):
+        return IngestOutcome.UNCHANGED
+    _rewrite(conn, stored)
+    return IngestOutcome.UPDATED
+
+
 def _named(prefix: str, values: Collection[object]) -> dict[str, object]:
     return {f"{prefix}{i}": value for i, value in enumerate(values)}
 
@@ -61,19 +76,18 @@ class SQLiteMessageRepository:
         self._db = db
 
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
-        row = to_row(post.to_message(now))
+        [outcome] = await self.add_many([post], now)
+        return outcome
 
-        def work(conn: sqlite3.Connection) -> IngestOutcome:
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        """Every post in one transaction (one fsync for a whole batch of an import)."""
+        rows = [(post, to_row(post.to_message(now))) for post in posts]
+
+        def work(conn: sqlite3.Connection) -> list[IngestOutcome]:
             with immediate(conn):
-                if conn.execute(_INSERT, row).rowcount == 1:
-                    return IngestOutcome.STORED
-                stored = from_row(conn.execute(_GET, row).fetchone())
-                if not stored.edit_text(post.text, now):
-                    return IngestOutcome.UNCHANGED
-                _rewrite(conn, stored)
-            return IngestOutcome.UPDATED
+                return [_add(conn, post, row, now) for post, row in rows]
 
-        return await self._db.run(work, "storing a post")
+        return await self._db.run(work, "storing a post" if len(rows) == 1 else "storing posts")
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         args = {"channel_id": key.channel_id, "message_id": key.message_id}

@@ -7,7 +7,7 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -67,6 +67,11 @@ class MessageRepository(Protocol):
     async def add(self, post: NewPost, now: datetime) -> IngestOutcome:
         """Store a post idempotently: the same (channel, id) twice is one message;
         a changed text of a message not yet parsed replaces the stored text."""
+        ...
+
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        """``add`` for each post, in order, in one go (an import stores batches of them);
+        the outcomes in the posts' order."""
         ...
 
     async def get(self, key: MessageKey) -> IncomingMessage | None: ...

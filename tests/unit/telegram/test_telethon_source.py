@@ -24,6 +24,7 @@ from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.message import MessageKey
 from tests.fakes.clock import FakeClock
+from tests.fakes.llm import FakeParser
 from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.notify import RecordingNotifier
 from tests.fakes.outbox import InMemoryOutbox
@@ -58,6 +59,7 @@ class World:
         **settings: Any,
     ) -> None:
         self.client = client or FakeClient()
+        self.parser = FakeParser()
         if client is None:
             self.client.entities["@jobs"] = channel()
         if shared is None:
@@ -92,8 +94,10 @@ class World:
             "notifier": RecordingNotifier(),
             "metrics": RecordingMetrics(),
             "owner": "listener-1",
+            "parser": self.parser,
         }.items():
             getattr(container, name).override(providers.Object(value))
+        self.container = container
         self.woken = container.wakeup()
         self.source: TelethonPostSource = container.post_source()
 
@@ -177,10 +181,14 @@ async def test_a_hidden_link_keeps_its_url_in_the_stored_text() -> None:
         types.MessageEntityMentionName(offset=49, length=4, user_id=4242),
     ]
     await world.client.emit(events.NewMessage.Event(post(46, text, entities=entities)))
-    assert world.text(46) == (
+    rendered = (
         "Python dev wanted 🚀 [Apply here](https://jobs.example/apply/7). "
         "Ask @hr_anna or [Anna](tg://user?id=4242)"
     )
+    assert world.text(46) == rendered
+    engine = await world.container.engine.async_()  # and the LLM is given the same text
+    await asyncio.wait_for(engine.run(until_idle=True), 5)
+    assert world.parser.texts() == [rendered]
 
 
 async def test_an_album_with_several_captions_is_one_post_live_and_in_backfill() -> None:
