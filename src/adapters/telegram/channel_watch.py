@@ -211,6 +211,10 @@ class ChannelWatch:
             if ref.kind is RefKind.INVITE and "not part of" in str(exc):
                 return await self._join_invite(ref)
             raise
+        except (errors.ChannelInvalidError, errors.ChannelPrivateError):
+            if ref.kind is RefKind.ID:  # Telethon's last try, an id without its access hash
+                return await self._from_dialogs(ref)
+            raise
 
     async def _from_dialogs(self, ref: ChannelRef) -> Any:
         """A ``-100…`` id the session does not know: the account's dialogs teach it."""

@@ -49,7 +49,7 @@ from channel_parser.application.ports.storage import (
 )
 from channel_parser.application.use_cases.channel_availability import RecordChannelAvailability
 from channel_parser.application.use_cases.flood_wait import TellFloodWait
-from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.application.use_cases.ingest import IngestPost, is_blank
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,8 @@ class TelethonPostSource:
 
     async def _deliver(self, messages: list[Any], channel_id: int) -> None:
         """One post: a message, or an album (its captions in order, under the first)."""
-        captioned = [(m, text) for m in messages if (text := message_text(m)).strip()]
+        # Blank is judged on the plain text: a link around nothing never makes a post.
+        captioned = [(m, message_text(m)) for m in messages if not is_blank(m.message or "")]
         if not captioned:
             self._stats.without_text += 1
             return

@@ -158,8 +158,10 @@ async def test_posts_without_text_are_ignored_and_counted() -> None:
     photo = types.MessageMediaPhoto(photo=types.PhotoEmpty(id=1))
     await world.client.emit(events.NewMessage.Event(post(44, "", media=photo)))
     await world.client.emit(events.NewMessage.Event(post(45, "   \n")))
-    assert world.repo.messages == {}
-    assert world.source.stats.without_text == 2
+    link = types.MessageEntityTextUrl(offset=0, length=1, url="https://x.example")
+    await world.client.emit(events.NewMessage.Event(post(46, "\u200b", entities=[link])))
+    assert world.repo.messages == {}  # a link around nothing is no post either
+    assert world.source.stats.without_text == 3
 
 
 async def test_posts_of_other_chats_are_ignored() -> None:
