@@ -18,7 +18,7 @@ see ``adapters.telegram``), so an imported post and the same post read live are 
 message. Text given as an array of pieces is joined, hidden links kept as ``[text](url)``
 (see ``rendering``); old exports without ``date_unixtime`` have their local ``date`` read
 in *naive_tz* (UTC unless told). Every value has a bound: ids in Telegram's ranges, no
-single value over ``MAX_VALUE_BYTES``.
+single value over ``json_stream.MAX_VALUE_BYTES``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import attrs
 import ijson
 from ijson.common import ObjectBuilder
 
+from channel_parser.adapters.telegram import json_stream
 from channel_parser.adapters.telegram.ids import (
     BROADCAST_TYPES,
     GROUP_TYPES,
@@ -54,13 +55,10 @@ NOT_CHOSEN = "chat not chosen (--chat)"
 
 MAX_MESSAGE_ID = 2**31 - 1  # Telegram's message ids are 32-bit
 MAX_CHAT_ID = 2**52  # the Bot API's bound on chat ids ("at most 52 significant bits")
-MAX_VALUE_BYTES = 64 * 1024 * 1024  # one message or one value: a larger one is not an export
 MAX_DEPTH = 64  # nesting: a message is about five deep
 TOO_DEEP = f"nested more than {MAX_DEPTH} deep"
-CHUNK = 64 * 1024
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_BOM = b"\xef\xbb\xbf"
 _SECTIONS = ("chats", "left_chats")
 _OPEN = frozenset({"start_map", "start_array"})
 _CLOSE = frozenset({"end_map", "end_array"})
@@ -195,19 +193,21 @@ class ExportReader:
         (the scan) each chat's fields are collected into it; without, ``chat.messages`` is
         the chat's place in the file."""
         with self._open() as raw:
-            stream = _Bounded(raw, self._source)
+            stream = json_stream.BoundedStream(raw)
             try:
                 yield from self._events(stream, found)
-            except _PARSE_ERRORS as exc:
+            except json_stream.PARSE_ERRORS as exc:
                 raise self._syntax_error(exc) from None
+            except json_stream.ValueTooLarge as exc:
+                raise self._fail("a single value", str(exc)) from None
 
     def _events(
-        self, stream: _Bounded, found: list[_Chat] | None
+        self, stream: json_stream.BoundedStream, found: list[_Chat] | None
     ) -> Iterator[tuple[_Chat, int, Any]]:
         # basic_parse, not parse: ijson's prefixes grow with the depth, so a deeply nested
         # file would cost time and memory by the square of its depth. The path is kept here,
         # its depth bounded.
-        events = ijson.basic_parse(stream, buf_size=CHUNK)
+        events = ijson.basic_parse(stream, buf_size=json_stream.CHUNK)
         try:
             event, _ = next(events)
         except StopIteration:
@@ -423,91 +423,9 @@ class ExportReader:
     def _fail(self, where: str, problem: str) -> ExportFormatError:
         return ExportFormatError(self._source, where or "top level", problem)
 
-    def _syntax_error(self, exc: Exception) -> ExportFormatError:
-        """Where the JSON breaks: found again by feeding the parser up to the error (the
-        C parser does not say), as a line and column like Python's json module's."""
-        problem = _first_line(exc)
-        offset, at_end = self._error_offset()
-        line, column, not_utf8 = self._line_column(offset)
-        if not_utf8 or "UTF8" in problem:
-            problem = "not UTF-8 text"
-        elif at_end and offset <= len(_BOM):
-            problem = "the file is empty"
-        elif at_end:
-            problem += " (the file ends here: it looks truncated)"
-        return ExportFormatError(self._source, f"line {line}, column {column}", problem)
-
-    def _error_offset(self) -> tuple[int, bool]:
-        """The file offset of the byte at which the parser fails, and whether that is the
-        end of the file: the parser is fed the same stream again, chunk by chunk, then the
-        failing chunk byte by byte."""
-        bom = self._bom_length()
-        offset = 0  # in the stream (the file without its byte-order mark)
-        parser, events = _push_parser()
-        for chunk in self._chunks():
-            try:
-                parser.send(chunk)
-            except _PARSE_ERRORS:
-                return bom + self._offset_within(chunk, offset), False
-            events.clear()
-            offset += len(chunk)
-        return bom + offset, True
-
-    def _offset_within(self, chunk: bytes, start: int) -> int:
-        """Feed the stream up to *start*, then *chunk* a byte at a time."""
-        parser, events = _push_parser()
-        for earlier in self._chunks(upto=start):
-            parser.send(earlier)
-            events.clear()
-        for position in range(len(chunk)):
-            try:
-                parser.send(chunk[position : position + 1])
-                events.clear()
-            except _PARSE_ERRORS:
-                return start + position
-        return start + len(chunk)
-
-    def _chunks(self, upto: int | None = None) -> Iterator[bytes]:
-        """The stream the parser reads (mended, bounded), in chunks; with *upto*, only its
-        first *upto* bytes."""
-        with self._open() as raw:
-            stream = _Bounded(raw, self._source)
-            seen = 0
-            while upto is None or seen < upto:
-                data = stream.read(CHUNK)
-                if not data:
-                    return
-                if upto is not None:
-                    data = data[: upto - seen]
-                seen += len(data)
-                yield data
-
-    def _bom_length(self) -> int:
-        with self._open() as raw:
-            return len(_BOM) if raw.read(len(_BOM)) == _BOM else 0
-
-    def _line_column(self, offset: int) -> tuple[int, int, bool]:
-        """1-based line and column (in characters) of the byte at *offset*, and whether the
-        bytes before it are not UTF-8."""
-        line, line_start, seen = 1, 0, 0
-        with self._open() as raw:
-            while seen < offset:
-                data = raw.read(min(CHUNK, offset - seen))
-                if not data:
-                    break
-                newlines = data.count(b"\n")
-                if newlines:
-                    line += newlines
-                    line_start = seen + data.rfind(b"\n") + 1
-                seen += len(data)
-            raw.seek(line_start)
-            head = raw.read(offset - line_start)
-        if line == 1 and head.startswith(_BOM):
-            head = head[len(_BOM) :]
-        try:
-            return line, len(head.decode("utf-8")) + 1, False
-        except UnicodeDecodeError as exc:
-            return line, len(head[: exc.start].decode("utf-8")) + 1, True
+    def _syntax_error(self, exc: BaseException) -> ExportFormatError:
+        where, problem = json_stream.locate(self._open, exc)
+        return ExportFormatError(self._source, where, problem)
 
 
 def chat_where(chat: _Chat | None) -> str:
@@ -520,96 +438,6 @@ class _NotScalar:
 
     def __repr__(self) -> str:
         return self.kind
-
-
-# A \\uDC00-\\uDFFF escape that follows no \\uD800-\\uDBFF one: a lone low surrogate, which
-# the C parser cannot decode (a lone high one it turns into "?" itself). Only a real escape
-# counts: its backslash is not itself escaped (an even run of backslashes before it).
-_LONE_LOW = re.compile(
-    rb"(?<!\\)((?:\\\\)*)(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
-_CARRY = 12  # an escape pair split between two reads is mended whole
-
-
-class _Bounded(io.RawIOBase):
-    """The export file, read in chunks: a leading byte-order mark is skipped, lone low
-    surrogate escapes become U+FFFD, and no single value (nothing between two JSON events,
-    or one message) may exceed MAX_VALUE_BYTES."""
-
-    def __init__(self, raw: BinaryIO, source: str) -> None:
-        self._raw = raw
-        self._source = source
-        self._first = True
-        self._carry = b""
-        self._before = b""  # the byte before the carry (is the next backslash escaped?)
-        self._since_value = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:  # ijson asks for nothing first, to learn bytes from text
-            return b""
-        want = CHUNK if size is None or size < 0 else max(size, _CARRY + 1)
-        data = self._carry
-        while True:  # never an empty read before the end (that would end the parse)
-            more = self._raw.read(want)
-            data += more
-            if not more or len(data) > 2 * _CARRY:
-                break
-        if self._first and data:
-            self._first = False
-            if data.startswith(_BOM):
-                data = data[len(_BOM) :]
-        self._carry = b""
-        if more:  # hold back what may be half an escape (from its run of backslashes on)
-            cut = data.find(b"\\", len(data) - _CARRY)
-            if cut >= 0:
-                while cut > 0 and data[cut - 1 : cut] == b"\\":
-                    cut -= 1
-                data, self._carry = data[:cut], data[cut:]
-        if b"\\u" in data:
-            data = self._mend(data)
-        self._since_value += len(data)
-        if self._since_value > MAX_VALUE_BYTES + 2 * CHUNK:
-            raise ExportFormatError(
-                self._source,
-                "a single value",
-                f"larger than {MAX_VALUE_BYTES // 2**20} MB: not a Telegram export",
-            )
-        return data
-
-    def _mend(self, data: bytes) -> bytes:
-        context = self._before
-        mended = _LONE_LOW.sub(rb"\1\\ufffd", context + data)[len(context) :]
-        self._before = data[-7:]
-        return mended
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def seen_value(self) -> None:
-        """A value was read: outside a message each JSON event, else a whole message."""
-        self._since_value = 0
-
-
-_PARSE_ERRORS = (ijson.JSONError, UnicodeDecodeError)
-
-
-def _push_parser() -> tuple[Any, Any]:
-    events = ijson.sendable_list()
-    return ijson.basic_parse_coro(events), events
-
-
-def _first_line(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    text = exc.args[0] if exc.args else str(exc)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return str(text).strip().splitlines()[0].rstrip(".") if str(text).strip() else "not JSON"
 
 
 @attrs.frozen
