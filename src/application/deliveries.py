@@ -128,10 +128,14 @@ class Deliveries:
     async def drain(self, within: timedelta) -> None:
         """Deliver what is due now (not what waits for a later time), for at most
         *within*: ``process --until-idle`` before it exits. What is left stays kept."""
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(within.total_seconds()):
                 if await self._hold_lease():
                     await self.deliver_due()
+        except TimeoutError:
+            log.info("outbox: what is left is delivered by the next run")
+        except StorageError as exc:
+            log.warning("outbox not drained: the store failed: %s", exc)
         await self._close()
 
     async def _round(self) -> float:

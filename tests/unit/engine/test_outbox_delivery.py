@@ -188,3 +188,14 @@ async def test_process_drains_what_is_due_and_leaves_the_rest() -> None:
     await world.deliveries.drain(timedelta(seconds=5))
     assert world.notifier.sent == [] and len(world.notifier.tries) == 1
     assert statuses(world.shared) == ["pending", "pending"]
+
+
+async def test_drain_with_the_store_down_leaves_the_rest_for_later() -> None:
+    world = World()
+
+    async def down(limit: int = 100) -> list[object]:
+        raise StorageUnavailable("database unreachable")
+
+    world.shared.outbox.heads = down  # type: ignore[method-assign,assignment]
+    await world.deliveries.drain(timedelta(seconds=5))  # no error: `process` exits cleanly
+    assert world.notifier.tries == []
