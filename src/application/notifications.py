@@ -97,3 +97,65 @@ def storage_outage(at: datetime, detail: str) -> str:
         "\n"
         "Сервис переподключится автоматически."
     )
+
+
+def _channel(ref: str, channel_id: int | None, title: str | None) -> str:
+    shown = f"{title} ({ref})" if title else ref
+    return f"{shown}, id {channel_id}" if channel_id is not None else shown
+
+
+CHANNEL_HINT = "Проверьте, что аккаунт состоит в канале и канал существует."
+
+
+def channel_unavailable(
+    at: datetime,
+    ref: str,
+    channel_id: int | None,
+    title: str | None,
+    reason: str,
+    hint: str | None = None,
+) -> str:
+    return (
+        "⚠️ Канал недоступен!\n"
+        "\n"
+        "Новые посты канала НЕ читаются\n"
+        "\n"
+        f"⏰ Время: {format_time(at)}\n"
+        f"📢 Канал: {_channel(ref, channel_id, title)}\n"
+        f"❓ Причина: {reason}\n"
+        "\n"
+        "Сохранённые посты канала ждут, пока доступ не восстановится.\n"
+        "Доступ проверяется повторно автоматически.\n"
+        "\n"
+        f"💡 {hint or CHANNEL_HINT}"
+    )
+
+
+def channel_available(at: datetime, ref: str, channel_id: int | None, title: str | None) -> str:
+    return (
+        "✅ Канал снова доступен\n"
+        "\n"
+        f"⏰ Время: {format_time(at)}\n"
+        f"📢 Канал: {_channel(ref, channel_id, title)}\n"
+        "\n"
+        "Пропущенные посты будут загружены и обработаны."
+    )
+
+
+def telegram_flood_wait(
+    at: datetime, ref: str, channel_id: int | None, seconds: int, request: str
+) -> str:
+    until = at + timedelta(seconds=seconds)
+    return (
+        "⏳ Telegram просит подождать!\n"
+        "\n"
+        "Чтение одного канала приостановлено\n"
+        "\n"
+        f"⏰ Время: {format_time(at)}\n"
+        f"📢 Канал: {_channel(ref, channel_id, None)}\n"
+        f"🔧 Запрос: {request}\n"
+        f"⏳ Ожидание: {seconds} секунд (до {format_time(until)})\n"
+        "\n"
+        "Остальные каналы читаются как обычно.\n"
+        "Чтение продолжится автоматически, пропущенные посты будут загружены."
+    )

@@ -25,16 +25,19 @@ from dependency_injector import containers, providers
 from channel_parser.adapters.clock.system import SystemClock
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.application.config import EngineConfig
+from channel_parser.application.deliveries import ADMIN_TOPIC, Deliveries
 from channel_parser.application.engine import Engine
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.clock import Clock
-from channel_parser.application.ports.notify import AdminNotifier
+from channel_parser.application.ports.notify import NotificationSender
 from channel_parser.application.ports.storage import ServiceState
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.usage import UsageRecorder
+from channel_parser.application.use_cases.channel_availability import RecordChannelAvailability
 from channel_parser.application.use_cases.claim_message import ClaimMessage
 from channel_parser.application.use_cases.export_results import ExportResults
 from channel_parser.application.use_cases.find_channel import FindChannel
+from channel_parser.application.use_cases.flood_wait import TellFloodWait
 from channel_parser.application.use_cases.get_status import GetStatus
 from channel_parser.application.use_cases.import_posts import ImportPosts
 from channel_parser.application.use_cases.ingest import IngestPost
@@ -120,7 +123,8 @@ async def open_parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAIC
         await parser.aclose()
 
 
-async def open_notifier(settings: Settings, clock: Clock) -> AsyncIterator[AdminNotifier]:
+async def open_notifier(settings: Settings) -> AsyncIterator[NotificationSender]:
+    """The admins' notifications go through the bot when it is configured, else to stderr."""
     from channel_parser.adapters.notify.console import ConsoleNotifier
     from channel_parser.adapters.notify.telegram_bot import TelegramBotNotifier
 
@@ -130,7 +134,6 @@ async def open_notifier(settings: Settings, clock: Clock) -> AsyncIterator[Admin
     bot = TelegramBotNotifier(
         settings.admin_bot_token.get_secret_value(),
         settings.admin_chat_ids,
-        clock,
         api_base=settings.admin_bot_api_base,
     )
     try:
@@ -162,12 +165,24 @@ def make_telegram_client(settings: Settings) -> Any:
     )
 
 
+def check_listener_settings(settings: Settings) -> None:
+    """Before anything is opened: the session file exists and every TELEGRAM_CHANNELS entry
+    names a channel (each refused with one line, exit 2, nothing created)."""
+    from channel_parser.adapters.telegram.channels import parse_channel_ref
+    from channel_parser.adapters.telegram.client import require_session
+
+    require_session(settings.telegram_session)
+    for entry in settings.telegram_channels:
+        parse_channel_ref(entry)
+
+
 def make_post_source(
     settings: Settings,
     client: Any,
     ingest: IngestPost,
     stores: Stores,
-    notifier: AdminNotifier,
+    report: RecordChannelAvailability,
+    tell_flood: TellFloodWait,
     clock: Clock,
 ) -> Any:
     from channel_parser.adapters.telegram.telethon_source import TelethonPostSource
@@ -178,9 +193,13 @@ def make_post_source(
         ingest,
         stores.messages,
         stores.channels,
-        notifier,
+        report,
+        tell_flood,
         clock,
         backfill_seconds=settings.backfill_seconds,
+        poll_seconds=settings.telegram_poll_seconds,
+        initial_posts=settings.backfill_initial_posts,
+        join=settings.telegram_join_channels,
     )
 
 
@@ -228,12 +247,16 @@ class Container(containers.DeclarativeContainer):
     cache = stores.provided.cache
     channels = stores.provided.channels
     state = stores.provided.state
+    outbox = stores.provided.outbox
     parser = providers.Resource(open_parser, settings, clock)
-    notifier = providers.Resource(open_notifier, settings, clock)
+    notifier = providers.Resource(open_notifier, settings)  # the admins' NotificationSender
 
     # -- use cases --------------------------------------------------------------------
+    deliveries = providers.Singleton(
+        Deliveries, outbox, state, providers.Dict({ADMIN_TOPIC: notifier}), clock, metrics, owner
+    )
     notify = providers.Singleton(
-        NotifyAdmins, state, notifier, config.provided.throttle, clock, metrics
+        NotifyAdmins, state, deliveries, config.provided.throttle, clock, metrics
     )
     health = providers.Singleton(
         StorageHealth, notify, clock, metrics, config.provided.storage_retry_max
@@ -241,13 +264,13 @@ class Container(containers.DeclarativeContainer):
     resume = providers.Singleton(ResumeParsing, messages, state, notify, clock, metrics)
     requeue = providers.Singleton(RequeueMessages, messages, clock)
     reset = providers.Singleton(ResetMessage, messages, clock)
-    status = providers.Singleton(GetStatus, messages, channels, state, clock, prices=prices)
+    status = providers.Singleton(GetStatus, messages, channels, state, clock, outbox, prices=prices)
     export = providers.Singleton(ExportResults, messages, channels, clock)
     show = providers.Singleton(ShowMessage, messages, channels)
     find_channel = providers.Singleton(FindChannel, channels)
     usage = providers.Singleton(UsageRecorder, state, clock, metrics)
     ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set, edits=edits)
-    import_posts = providers.Singleton(ImportPosts, ingest)
+    import_posts = providers.Singleton(ImportPosts, messages, clock, wakeup.provided.set)
     claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
     process = providers.Singleton(
         ProcessMessage,
@@ -289,8 +312,17 @@ class Container(containers.DeclarativeContainer):
 
     # -- the service: Telegram in, monitoring, the engine -----------------------------
     telegram_client = providers.Singleton(make_telegram_client, settings)
+    report_channel = providers.Singleton(RecordChannelAvailability, channels, notify, clock)
+    tell_flood = providers.Singleton(TellFloodWait, notify, clock)
     post_source = providers.Singleton(
-        make_post_source, settings, telegram_client, ingest, stores, notifier, clock
+        make_post_source,
+        settings,
+        telegram_client,
+        ingest,
+        stores,
+        report_channel,
+        tell_flood,
+        clock,
     )
     listener_lease = providers.Singleton(
         ListenerLease, state, clock, account=settings.provided.telegram_session.stem, owner=owner
@@ -310,4 +342,6 @@ class Container(containers.DeclarativeContainer):
         monitoring=monitoring,
         listener=listener,
         lease=listener_lease,
+        deliveries=deliveries,
+        sender=notifier,
     )

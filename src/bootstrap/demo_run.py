@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.adapters.notify.console import ConsoleNotifier
 from channel_parser.adapters.telegram.export import read_export
+from channel_parser.application.deliveries import Deliveries
 from channel_parser.application.engine import Engine
 from channel_parser.application.limiter import AdaptiveLimiter
 from channel_parser.application.ports.storage import (
@@ -142,12 +144,17 @@ async def _import_and_parse(
     state: ServiceState = Provide["state"],
     limiter: AdaptiveLimiter = Provide["limiter"],
     show: ShowMessage = Provide["show"],
+    deliveries: Deliveries = Provide["deliveries"],
 ) -> tuple[ImportSummary, MessageStats, int, LLMUsage, dict[str, Any] | None]:
     imported = await import_posts(items)
     worker = asyncio.create_task(engine.run())
+    delivering = asyncio.create_task(deliveries.run())  # the notifications, beside parsing
     await _watch(console, messages, state, limiter, top_up, imported.stored)
     engine.stop()
     await worker
+    delivering.cancel()
+    await asyncio.gather(delivering, return_exceptions=True)
+    await deliveries.drain(timedelta(seconds=5))
     example = await _one_parsed_post(messages, show)
     usage = await state.usage_since()
     return imported, await messages.stats(), limiter.limit.permits, usage, example

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -60,13 +61,31 @@ def status_as_dict(report: StatusReport) -> dict[str, Any]:
             {
                 "channel_id": c.channel_id,
                 "title": c.title,
+                "username": c.username,
                 "available": c.available,
                 "reason": c.reason,
-                "checked_at": c.checked_at.isoformat() if c.checked_at else None,
+                "checked_at": _iso(c.checked_at),
+                "read": str(c.mode) if c.mode else None,  # live / polling
+                "highest_stored_id": report.highest_stored.get(c.channel_id),
+                "read_up_to": c.read_up_to,
+                "last_read_at": _iso(c.last_read_at),
             }
             for c in report.channels
         ],
+        "outbox": {
+            "pending": report.outbox.pending,
+            "retrying": report.outbox.retrying,
+            "delivered": report.outbox.delivered,
+            "failed": report.outbox.failed,
+            "oldest_pending_at": _iso(report.outbox.oldest_pending_at),
+            "next_attempt_at": _iso(report.outbox.next_attempt_at),
+            "last_failure": report.outbox.last_failure,
+        },
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def print_status(
@@ -119,8 +138,30 @@ def print_status(
             "[dim]set LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK for costs[/dim]"
         )
     for channel in data["channels"]:
-        state = "available" if channel["available"] else f"UNAVAILABLE ({channel['reason']})"
-        console.print(f"channel {channel['channel_id']} {channel['title'] or ''}: {state}")
+        console.print(_channel_line(channel), markup=False, highlight=False)
+    box = data["outbox"]
+    line = (
+        f"notifications to deliver: {box['pending']} pending"
+        f" ({box['retrying']} being retried), {box['delivered']} delivered,"
+        f" {box['failed']} given up (last 7 days)"
+    )
+    if box["next_attempt_at"]:
+        line += f"; next try {box['next_attempt_at']}"
+    console.print(line, markup=False, highlight=False)
+    if box["last_failure"]:
+        console.print(f"last given up: {box['last_failure']}", markup=False, highlight=False)
+
+
+def _channel_line(channel: dict[str, Any]) -> str:
+    name = f"channel {channel['channel_id']} {channel['title'] or ''}".rstrip()
+    if not channel["available"]:
+        return f"{name}: UNAVAILABLE ({channel['reason']})"
+    read = channel["read"] or "not read yet"
+    highest = channel["highest_stored_id"]
+    parts = [f"read {read}", f"highest stored post {highest if highest is not None else '—'}"]
+    if channel["last_read_at"]:
+        parts.append(f"last read {channel['last_read_at']}")
+    return f"{name}: available, " + ", ".join(parts)
 
 
 def print_post(data: dict[str, Any], console: Console | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Running the engine as a service: the Telegram listener, monitoring, signals."""
+"""Running the engine as a service: the Telegram listener, the outbox delivery,
+monitoring, signals."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import signal
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from channel_parser.application.deliveries import Deliveries
 from channel_parser.application.engine import Engine
 from channel_parser.application.errors import StorageError
+from channel_parser.application.ports.notify import NotificationSender
 from channel_parser.application.ports.storage import MessageRepository
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.listener_lease import ListenerLease
@@ -59,8 +62,9 @@ class HealthCheck:
 
 
 class Service:
-    """`run`: the engine until a signal, with monitoring, a metrics refresh and (when this
-    process holds the account's lease) the Telegram listener beside it."""
+    """`run`: the engine until a signal, with monitoring, a metrics refresh, the outbox
+    delivery and (when this process holds the account's lease) the Telegram listener
+    beside it. The admins' sender is checked once at start (a wrong bot token stops it)."""
 
     def __init__(
         self,
@@ -70,6 +74,8 @@ class Service:
         monitoring: MonitoringServer | None,
         listener: TelegramListener | None,
         lease: ListenerLease,
+        deliveries: Deliveries,
+        sender: NotificationSender,
     ) -> None:
         self.engine = engine
         self._messages = messages
@@ -77,11 +83,15 @@ class Service:
         self._monitoring = monitoring
         self._listener = listener
         self._lease = lease
+        self._deliveries = deliveries
+        self._sender = sender
         self._background: list[asyncio.Task[Any]] = []
         self._failures: list[str] = []
 
     async def run(self) -> None:
+        await self._sender.check()
         try:
+            self._supervise(self._deliveries.run(), "the outbox delivery")
             if self._monitoring is not None:
                 await self._monitoring.start()
                 log.info("monitoring on %s", self._monitoring.url)

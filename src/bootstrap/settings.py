@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     telegram_session: Path = Path("channel-parser.session")
     telegram_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     backfill_seconds: float = _seconds(300.0, 1.0, DAY)
+    backfill_initial_posts: int = Field(default=100, ge=0, le=10_000)  # a new channel's history
+    telegram_poll_seconds: float = _seconds(60.0, 5.0, DAY)  # channels the account has not joined
+    telegram_join_channels: bool = False  # join them (and invite links) instead of polling
     admin_bot_token: SecretStr | None = None
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_bot_api_base: str = "https://api.telegram.org"

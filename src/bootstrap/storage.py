@@ -11,6 +11,7 @@ import attrs
 
 from channel_parser.adapters.storage.mongo import MongoStorage
 from channel_parser.adapters.storage.sqlite import SQLiteStorage
+from channel_parser.application.ports.outbox import Outbox
 from channel_parser.application.ports.storage import (
     ChannelRegistry,
     MessageRepository,
@@ -24,13 +25,14 @@ Backend = Literal["mongodb", "sqlite", "memory"]
 
 @attrs.frozen
 class Stores:
-    """The four storage ports of one backend."""
+    """The storage ports of one backend."""
 
     messages: MessageRepository
     cache: ParseCache
     channels: ChannelRegistry
     state: ServiceState
     backend: Backend
+    outbox: Outbox = attrs.field(kw_only=True)  # notifications (and more) to deliver
 
 
 @asynccontextmanager
@@ -45,12 +47,21 @@ async def open_storage(settings: Settings, server_timeout: float = 5.0) -> Async
             settings.mongodb_uri.get_secret_value(), settings.mongodb_database, server_timeout
         )
         try:
-            yield Stores(mongo.messages, mongo.cache, mongo.channels, mongo.state, "mongodb")
+            yield Stores(
+                mongo.messages,
+                mongo.cache,
+                mongo.channels,
+                mongo.state,
+                "mongodb",
+                outbox=mongo.outbox,
+            )
         finally:
             await mongo.close()
         return
     lite = await SQLiteStorage.open(settings.sqlite_path)
     try:
-        yield Stores(lite.messages, lite.cache, lite.channels, lite.state, "sqlite")
+        yield Stores(
+            lite.messages, lite.cache, lite.channels, lite.state, "sqlite", outbox=lite.outbox
+        )
     finally:
         await lite.close()

@@ -35,6 +35,9 @@ class NotificationKind(enum.StrEnum):
     QUOTA_RESTORED = "quota_restored"
     MISCONFIGURED = "misconfigured"
     STORAGE_OUTAGE = "storage_outage"
+    CHANNEL_UNAVAILABLE = "channel_unavailable"  # a configured channel cannot be read
+    CHANNEL_AVAILABLE = "channel_available"  # ... and can again
+    TELEGRAM_FLOOD_WAIT = "telegram_flood_wait"  # Telegram holds a call for a long time
 
 
 class GateAction(enum.StrEnum):

@@ -16,6 +16,12 @@ DEFAULT_INTERVALS: Mapping[NotificationKind, timedelta] = {
     NotificationKind.QUOTA_RESTORED: timedelta(0),
     NotificationKind.MISCONFIGURED: timedelta(minutes=15),
     NotificationKind.STORAGE_OUTAGE: timedelta(minutes=15),
+    # Each change of a channel is its own news (the registry tells a change from a repeat,
+    # so a restart or a second look does not tell it again): not held back by time.
+    NotificationKind.CHANNEL_UNAVAILABLE: timedelta(0),
+    NotificationKind.CHANNEL_AVAILABLE: timedelta(0),
+    # One flood wait is usually the account's for a whole method: several channels meet it.
+    NotificationKind.TELEGRAM_FLOOD_WAIT: timedelta(hours=1),
 }
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channel_parser.application.ports.storage import (
+    ChannelMode,
     IngestOutcome,
     MessageFilter,
     MessageRepository,
@@ -176,6 +177,49 @@ class StorageContract:
         assert await repo.add(post(1, 10, "third"), at(3), EDITS_REPARSED) is (
             IngestOutcome.UNCHANGED
         )
+
+    async def test_add_many_is_add_for_each_post_in_order(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_state(repo, 1, 2, T0, None)  # done: an edit is kept out
+        await repo.add(post(1, 1, "pending, will be edited"), at(1))
+        await repo.add(post(1, 3, "same"), at(2))
+        batch = [
+            post(1, 1, "edited before parsing"),
+            post(1, 2, "late edit"),
+            post(1, 3, "same"),
+            post(1, 4, "new"),
+            post(2, 4, "new in another channel"),
+            post(1, 5, "twice"),
+            post(1, 5, "twice, edited"),
+        ]
+        assert await repo.add_many(batch, at(10)) == [
+            IngestOutcome.UPDATED,
+            IngestOutcome.UNCHANGED,
+            IngestOutcome.UNCHANGED,
+            IngestOutcome.STORED,
+            IngestOutcome.STORED,
+            IngestOutcome.STORED,
+            IngestOutcome.UPDATED,
+        ]
+        texts = {}
+        for key in [(1, 1), (1, 2), (1, 3), (1, 4), (2, 4), (1, 5)]:
+            got = await repo.get(MessageKey(*key))
+            assert got is not None
+            texts[key] = got.text
+        assert texts == {
+            (1, 1): "edited before parsing",
+            (1, 2): "hello",
+            (1, 3): "same",
+            (1, 4): "new",
+            (2, 4): "new in another channel",
+            (1, 5): "twice, edited",
+        }
+        new = await repo.get(MessageKey(1, 4))
+        assert new is not None and new.status is MessageStatus.PENDING
+        assert new.received_at == at(10) and new.posted_at == at(-60)
+        assert await repo.add_many([], at(11)) == []
+        assert await repo.add_many(batch[3:5], at(12)) == [IngestOutcome.UNCHANGED] * 2
+        assert (await repo.stats()).total == 6
 
     # -- claiming ------------------------------------------------------------
 
@@ -541,6 +585,34 @@ class StorageContract:
         assert names == {-1001: ("Jobs", "python_jobs"), -1002: ("Private", None)}
         await reg.set_availability(-1001, True, at(2), username="py_jobs")
         assert [c.username for c in await reg.channels()] == [None, "py_jobs"]
+
+    async def test_channel_reads_keep_the_mode_the_time_and_a_rising_cursor(
+        self, stores: Stores
+    ) -> None:
+        reg = stores.channels
+        assert await reg.channel(1) is None
+        await reg.set_availability(1, True, T0, title="News")
+        await reg.record_read(1, ChannelMode.LIVE, at(10), read_up_to=120)
+        await reg.record_read(1, ChannelMode.LIVE, at(20), read_up_to=90)  # never down
+        got = await reg.channel(1)
+        assert got is not None
+        assert (got.mode, got.read_up_to, got.last_read_at) == (ChannelMode.LIVE, 120, at(20))
+        assert (got.available, got.title, got.checked_at) == (True, "News", T0)
+        await reg.record_read(1, ChannelMode.POLLING, at(30))  # read, nothing new
+        assert await reg.set_availability(1, False, at(40), reason="private")
+        got = await reg.channel(1)
+        assert got is not None and (got.mode, got.read_up_to) == (ChannelMode.POLLING, 120)
+        assert (got.available, got.last_read_at, got.reason) == (False, at(30), "private")
+        await reg.record_read(2, ChannelMode.POLLING, at(50), read_up_to=7)  # not seen before
+        [one, two] = await reg.channels()
+        assert one == got
+        assert (two.channel_id, two.available, two.mode, two.read_up_to) == (
+            2,
+            True,
+            ChannelMode.POLLING,
+            7,
+        )
+        assert two.last_read_at == at(50)
 
     # -- service state -------------------------------------------------------
 

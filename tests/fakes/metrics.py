@@ -23,6 +23,8 @@ class RecordingMetrics:
         self.storage_up = True
         self.by_status: dict[str, int] = {}
         self.usage = NO_USAGE
+        self.deliveries: Counter[tuple[str, str]] = Counter()
+        self.outbox: tuple[int, int] = (0, 0)  # pending, failed
 
     def llm_call(self, failure: FailureKind | None, code: str | None, seconds: float) -> None:
         self.calls[("success" if failure is None else str(failure), code)] += 1
@@ -48,3 +50,9 @@ class RecordingMetrics:
 
     def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
         self.by_status = {str(status): n for status, n in by_status.items()}
+
+    def delivery(self, topic: str, outcome: str) -> None:
+        self.deliveries[(topic, outcome)] += 1
+
+    def set_outbox(self, pending: int, failed: int) -> None:
+        self.outbox = (pending, failed)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from channel_parser.application.ports.storage import (
     ChannelInfo,
+    ChannelMode,
     IngestOutcome,
     MessageFilter,
     MessageStats,
@@ -44,6 +47,9 @@ class InMemoryMessageRepository:
         if existing.edit_text(post.text, now, edits):
             return IngestOutcome.REQUEUED if requeues else IngestOutcome.UPDATED
         return IngestOutcome.UNCHANGED
+
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        return [await self.add(post, now) for post in posts]
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         found = self.messages.get(key)
@@ -208,9 +214,13 @@ class InMemoryChannelRegistry:
     ) -> bool:
         before = self.infos.get(channel_id)
         title = title if title is not None else (before.title if before else None)
-        username = username if username is not None else (before.username if before else None)
-        self.infos[channel_id] = ChannelInfo(
-            channel_id, available, title, None if available else reason, now, username
+        self.infos[channel_id] = attrs.evolve(
+            before or ChannelInfo(channel_id, available),
+            available=available,
+            title=title,
+            reason=None if available else reason,
+            checked_at=now,
+            username=username if username is not None else (before.username if before else None),
         )
         return before is None or before.available != available
 
@@ -219,6 +229,18 @@ class InMemoryChannelRegistry:
 
     async def channels(self) -> list[ChannelInfo]:
         return [self.infos[c] for c in sorted(self.infos)]
+
+    async def channel(self, channel_id: int) -> ChannelInfo | None:
+        return self.infos.get(channel_id)
+
+    async def record_read(
+        self, channel_id: int, mode: ChannelMode, now: datetime, read_up_to: int | None = None
+    ) -> None:
+        before = self.infos.get(channel_id) or ChannelInfo(channel_id, True, checked_at=now)
+        cursors = [c for c in (before.read_up_to, read_up_to) if c is not None]
+        self.infos[channel_id] = attrs.evolve(
+            before, mode=mode, last_read_at=now, read_up_to=max(cursors, default=None)
+        )
 
 
 class InMemoryServiceState:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +48,36 @@ def settings_for(
 async def service(
     settings: Settings, notifier: RecordingNotifier | None = None
 ) -> AsyncIterator[Container]:
+    """The container, with the outbox delivery running beside whatever the test runs (as
+    the service and `process` run it); at the end, what is due is delivered first."""
     container = Container(settings=settings)
     container.notifier.override(providers.Object(notifier or RecordingNotifier()))
+    delivering: asyncio.Task[None] | None = None
     try:
+        deliveries = await container.deliveries.async_()
+        delivering = asyncio.create_task(deliveries.run())
         yield container
     finally:
+        if delivering is not None:
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
+            with contextlib.suppress(Exception):  # a test that stopped the store itself
+                await deliveries.drain(timedelta(seconds=10))
         await shutdown(container)
+
+
+async def notified(
+    notifier: RecordingNotifier, prefix: str, count: int = 1, deadline: float = 20.0
+) -> list[str]:
+    """Wait until *count* notifications starting with *prefix* were delivered (they go out
+    beside parsing, a moment after the message that caused them is saved)."""
+    until = time.monotonic() + deadline
+    while len(notifier.starting_with(prefix)) < count:
+        if time.monotonic() > until:
+            raise AssertionError(f"no {count} notification(s) {prefix!r}: {notifier.sent}")
+        await asyncio.sleep(0.02)
+    return notifier.starting_with(prefix)
 
 
 @asynccontextmanager

@@ -18,7 +18,6 @@ import pytest
 from channel_parser.adapters.llm.prompting import DEFAULT_SCHEMA_FILE
 from channel_parser.adapters.telegram.export import read_export
 from channel_parser.application.ports.storage import IngestOutcome, NewPost
-from channel_parser.application.use_cases.import_posts import ImportPosts
 from channel_parser.bootstrap.container import Container
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
@@ -117,7 +116,7 @@ async def test_lone_surrogates_in_an_export_are_imported_stored_and_parsed(
     )
     items = read_export(export).items
     async with simulator() as sim, service(settings_for(sim.base_url, tmp_path / "s.sqlite3")) as c:
-        summary = await ImportPosts(await c.ingest.async_())(items)
+        summary = await (await c.import_posts.async_())(items)
         await parse_all(c)
         messages = [await stored(c, i) for i in (1, 2)]
     assert summary.stored == 2

@@ -22,7 +22,7 @@ from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.status import MessageStatus
 from channel_parser.simulator.server import ZaiSimulator
 from tests.fakes.notify import RecordingNotifier
-from tests.integration.engine_support import service, settings_for, simulator
+from tests.integration.engine_support import notified, service, settings_for, simulator
 
 CHANNEL = -1002222222222
 NORMAL = "Обычный пост: в субботу в парке пройдёт ярмарка. #новости"
@@ -151,6 +151,8 @@ async def test_each_provider_failure_ends_as_promised_and_the_engine_goes_on(
         if case.status is RETRY:
             assert first.retry_count == 1 and first.retry_after is not None
         assert calls(r.c, str(case.kind), case.code) == 1
+        if case.notice:  # delivered beside parsing, a moment after the message is saved
+            await notified(r.notifier, case.notice)
         notices = [text for text in r.notifier.sent if not text.startswith(RESTORED)]
         assert [text.split("\n")[0] for text in notices] == ([case.notice] if case.notice else [])
 
@@ -169,6 +171,7 @@ async def test_each_provider_failure_ends_as_promised_and_the_engine_goes_on(
         if case.kind in (Q, M):  # the gate reopened: the stopped post is parsed too
             await r.settled(1, DONE)
         if case.kind is Q:
+            await notified(r.notifier, RESTORED)
             assert len(r.notifier.starting_with(RESTORED)) == 1
             assert len(r.notifier.starting_with(QUOTA)) == 1
 

@@ -73,12 +73,16 @@ class BotAPI:
         self.sent.append(await request.json())
         return web.json_response({"ok": True, "result": {"message_id": len(self.sent)}})
 
+    async def get_me(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "result": {"username": "admins_bot"}})
+
 
 @asynccontextmanager
 async def bot_api() -> AsyncIterator[tuple[BotAPI, str]]:
     api = BotAPI()
     app = web.Application()
     app.router.add_post("/bot{token}/sendMessage", api.send_message)
+    app.router.add_post("/bot{token}/getMe", api.get_me)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -10,10 +10,11 @@ from pymongo import MongoClient
 
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.storage import LEASE, T0, StorageContract, at, post
 
 
-class TestMongoStorage(StorageContract):
+class TestMongoStorage(StorageContract, OutboxContract):
     @pytest.fixture
     async def stores(self, mongo_uri: str, mongo_database: str) -> AsyncIterator[Stores]:
         settings = Settings(_env_file=None, mongodb_uri=mongo_uri, mongodb_database=mongo_database)

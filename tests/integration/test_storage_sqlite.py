@@ -16,10 +16,11 @@ from channel_parser.bootstrap.storage import Stores, open_storage
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.usage import NO_USAGE, LLMUsage
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.storage import StorageContract
 
 
-class TestSQLiteStorage(StorageContract):
+class TestSQLiteStorage(StorageContract, OutboxContract):
     @pytest.fixture
     async def stores(self, sqlite_path: Path) -> AsyncIterator[Stores]:
         settings = Settings(_env_file=None, mongodb_uri=None, sqlite_path=sqlite_path)
@@ -75,3 +76,24 @@ async def test_a_file_made_by_an_earlier_version_keeps_working(sqlite_path: Path
         columns = {row[1] for row in conn.execute("PRAGMA table_info(incoming_messages)")}
         assert {name for name, _ in ADDED_COLUMNS["incoming_messages"]} <= columns
         assert migrate(conn) == []  # once added, never again
+
+
+async def test_a_file_made_before_channel_reads_were_kept_gains_the_columns(
+    sqlite_path: Path,
+) -> None:
+    from channel_parser.application.ports.storage import ChannelMode
+
+    with sqlite3.connect(sqlite_path) as old:
+        old.executescript(OLD_SCHEMA)
+    settings = Settings(_env_file=None, mongodb_uri=None, sqlite_path=sqlite_path)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    async with open_storage(settings) as stores:
+        await stores.channels.record_read(-1001, ChannelMode.LIVE, now, read_up_to=5)
+        got = await stores.channels.channel(-1001)
+    assert got is not None
+    assert (got.title, got.mode, got.read_up_to, got.last_read_at) == (
+        "Old channel",
+        "live",
+        5,
+        now,
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from channel_parser.bootstrap.storage import Stores
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.storage import StorageContract
+from tests.fakes.outbox import InMemoryOutbox
 from tests.fakes.storage import (
     InMemoryChannelRegistry,
     InMemoryMessageRepository,
@@ -14,7 +16,7 @@ from tests.fakes.storage import (
 )
 
 
-class TestInMemoryStorage(StorageContract):
+class TestInMemoryStorage(StorageContract, OutboxContract):
     @pytest.fixture
     def stores(self) -> Stores:
         return Stores(
@@ -23,4 +25,5 @@ class TestInMemoryStorage(StorageContract):
             InMemoryChannelRegistry(),
             InMemoryServiceState(),
             "memory",
+            outbox=InMemoryOutbox(),
         )

@@ -77,6 +77,18 @@ class PrometheusMetrics:
             "Messages waiting to be parsed (pending + retry)",
             registry=r,
         )
+        self.deliveries = Counter(
+            "channel_parser_outbox_deliveries",
+            "Tries to deliver an outbox entry, by topic and outcome (delivered, retry, failed)",
+            ["topic", "outcome"],
+            registry=r,
+        )
+        self.outbox = Gauge(
+            "channel_parser_outbox_entries",
+            "Outbox entries pending delivery, and given up (kept a week)",
+            ["status"],
+            registry=r,
+        )
         self.set_gate(GateState.OPEN)
         self.storage_up.set(1)
 
@@ -112,6 +124,13 @@ class PrometheusMetrics:
         for status in MessageStatus:
             self.messages.labels(status.value).set(by_status.get(status, 0))
         self.backlog.set(sum(by_status.get(status, 0) for status in WAITING))
+
+    def delivery(self, topic: str, outcome: str) -> None:
+        self.deliveries.labels(topic, outcome).inc()
+
+    def set_outbox(self, pending: int, failed: int) -> None:
+        self.outbox.labels("pending").set(pending)
+        self.outbox.labels("failed").set(failed)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,12 +1,16 @@
-"""The admin notifier for the demo and for setups without a bot: print each notification."""
+"""The admins' notifications for the demo and for setups without a bot: printed."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
+
+from channel_parser.application.ports.notify import Delivered, DeliveryResult, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +23,15 @@ class ConsoleNotifier:
         self._pretty = pretty
         self.sent: list[str] = []
 
-    async def send(self, text: str) -> bool:
-        self.sent.append(text)
+    @property
+    def destinations(self) -> Sequence[str]:
+        return ["console"]
+
+    async def check(self) -> None:
+        """Nothing to check: a console is always there."""
+
+    async def deliver(self, destination: str, payload: Mapping[str, Any]) -> DeliveryResult:
+        text = str(payload.get("text", ""))
         try:
             if self._pretty:
                 panel = Panel(Text(text), title="notification to the admins", expand=False)
@@ -31,5 +42,6 @@ class ConsoleNotifier:
                 )
         except Exception as exc:  # a broken terminal never disturbs processing
             log.warning("could not print an admin notification: %s", type(exc).__name__)
-            return False
-        return True
+            return RetryLater(f"the console failed: {type(exc).__name__}")
+        self.sent.append(text)
+        return Delivered()

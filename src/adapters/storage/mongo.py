@@ -8,6 +8,7 @@ from pymongo import AsyncMongoClient
 
 from channel_parser.adapters.storage.mongo_errors import describe, translated
 from channel_parser.adapters.storage.mongo_messages import MongoMessageRepository
+from channel_parser.adapters.storage.mongo_outbox import MongoOutbox
 from channel_parser.adapters.storage.mongo_state import (
     MongoChannelRegistry,
     MongoParseCache,
@@ -24,6 +25,7 @@ PARSE_CACHE = "parse_cache"
 CHANNELS = "channels"
 SERVICE_STATE = "service_state"
 CLAIM_TOKENS = "claim_tokens"
+OUTBOX = "outbox"
 
 
 class MongoStorage:
@@ -36,6 +38,7 @@ class MongoStorage:
         self.cache = MongoParseCache(db[PARSE_CACHE])
         self.channels = MongoChannelRegistry(db[CHANNELS])
         self.state = MongoServiceState(db[SERVICE_STATE])
+        self.outbox = MongoOutbox(db[OUTBOX])
 
     @classmethod
     async def connect(cls, uri: str, database: str, server_timeout: float = 5.0) -> MongoStorage:
@@ -58,6 +61,7 @@ class MongoStorage:
                 await client.admin.command("ping")
             await storage.messages.create_indexes()
             await storage.state.create_usage_index()
+            await storage.outbox.create_indexes()
         except StorageUnavailable as exc:
             await client.close()
             raise StorageUnavailable(

@@ -7,17 +7,18 @@ copy of them (ADR 0010)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_claims import CLAIM_ORDER, TOKEN_KEEP, claim_oldest
 from channel_parser.adapters.storage.mongo_documents import (
     changes_update,
+    document_id,
     due_filter,
     filter_document,
     from_document,
@@ -50,6 +51,7 @@ from channel_parser.domain.message_rules import (
 from channel_parser.domain.status import MessageStatus, all_spellings, parse_status
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 # message_rules.tried_before (retry_count > 0; absent counts as 0) as a filter, both ways.
 TRIED_BEFORE: dict[bool, Document] = {
@@ -120,6 +122,52 @@ class MongoMessageRepository:
                 if edited.modified_count:
                     return outcome
         return IngestOutcome.UNCHANGED
+
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        """One read of the batch's ids and one insert of the new ones; a post stored before
+        is edited on its own (rare: only a changed text of a post not parsed yet)."""
+        if not posts:
+            return []
+        ids = [document_id(MessageKey(p.channel_id, p.message_id)) for p in posts]
+        with translated("storing posts"):
+            found = self._c.find({"_id": {"$in": ids}}, projection={"text": True})
+            stored = {doc["_id"]: doc.get("text") async for doc in found}
+            fresh: dict[str, Document] = {}
+            outcomes: list[IngestOutcome | None] = []
+            for post, doc_id in zip(posts, ids, strict=True):
+                if doc_id in stored:
+                    same = stored[doc_id] == post.text
+                    outcomes.append(IngestOutcome.UNCHANGED if same else None)
+                elif doc_id in fresh:  # twice in one batch: the later text, as add would
+                    same = fresh[doc_id]["text"] == post.text
+                    fresh[doc_id] = to_document(post.to_message(now))
+                    outcomes.append(IngestOutcome.UNCHANGED if same else IngestOutcome.UPDATED)
+                else:
+                    fresh[doc_id] = to_document(post.to_message(now))
+                    outcomes.append(IngestOutcome.STORED)
+            raced = await self._insert_new(list(fresh.values()))
+        done: list[IngestOutcome] = []
+        for post, doc_id, known in zip(posts, ids, outcomes, strict=True):
+            if known is not None and doc_id not in raced:
+                done.append(known)
+                continue
+            # stored before with another text, or by another process meanwhile
+            done.append(await self.add(post, now))
+            raced.discard(doc_id)
+        return done
+
+    async def _insert_new(self, docs: list[Document]) -> set[str]:
+        """Insert; the ids another process stored first (a duplicate key) are returned."""
+        if not docs:
+            return set()
+        try:
+            await self._c.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         with translated("reading a message"):

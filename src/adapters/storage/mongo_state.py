@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_errors import translated
 from channel_parser.adapters.storage.mongo_usage import MongoUsageLedger
-from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
+from channel_parser.application.ports.storage import ChannelInfo, ChannelMode, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
@@ -83,17 +83,40 @@ class MongoChannelRegistry:
     async def channels(self) -> list[ChannelInfo]:
         with translated("reading channels"):
             docs = await self._c.find({}).sort("_id", ASCENDING).to_list()
-        return [
-            ChannelInfo(
-                channel_id=int(doc["_id"]),
-                available=bool(doc["available"]),
-                title=doc.get("title"),
-                reason=doc.get("reason"),
-                checked_at=doc.get("checked_at"),
-                username=doc.get("username"),
-            )
-            for doc in docs
-        ]
+        return [_channel_info(doc) for doc in docs]
+
+    async def channel(self, channel_id: int) -> ChannelInfo | None:
+        with translated("reading a channel"):
+            doc = await self._c.find_one({"_id": channel_id})
+        return None if doc is None else _channel_info(doc)
+
+    async def record_read(
+        self, channel_id: int, mode: ChannelMode, now: datetime, read_up_to: int | None = None
+    ) -> None:
+        """Only the listener writes a channel's reads: a plain ``$max`` is enough."""
+        update: Document = {
+            "$set": {"mode": str(mode), "last_read_at": now},
+            "$setOnInsert": {"available": True, "checked_at": now},
+        }
+        if read_up_to is not None:
+            update["$max"] = {"read_up_to": read_up_to}
+        with translated("recording a channel's read"):
+            await self._c.update_one({"_id": channel_id}, update, upsert=True)
+
+
+def _channel_info(doc: Document) -> ChannelInfo:
+    mode = doc.get("mode")
+    return ChannelInfo(
+        channel_id=int(doc["_id"]),
+        available=bool(doc["available"]),
+        title=doc.get("title"),
+        reason=doc.get("reason"),
+        checked_at=doc.get("checked_at"),
+        mode=ChannelMode(mode) if mode else None,
+        read_up_to=doc.get("read_up_to"),
+        last_read_at=doc.get("last_read_at"),
+        username=doc.get("username"),
+    )
 
 
 class MongoServiceState(MongoUsageLedger):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from channel_parser.adapters.storage.sqlite_db import SQLiteDatabase
 from channel_parser.adapters.storage.sqlite_messages import SQLiteMessageRepository
+from channel_parser.adapters.storage.sqlite_outbox import SQLiteOutbox
 from channel_parser.adapters.storage.sqlite_state import (
     SQLiteChannelRegistry,
     SQLiteParseCache,
@@ -22,6 +23,7 @@ class SQLiteStorage:
         self.cache = SQLiteParseCache(db)
         self.channels = SQLiteChannelRegistry(db)
         self.state = SQLiteServiceState(db)
+        self.outbox = SQLiteOutbox(db)
 
     @classmethod
     async def open(cls, path: Path, busy_timeout: float = 10.0) -> SQLiteStorage:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -111,22 +111,41 @@ class SQLiteMessageRepository:
     async def add(
         self, post: NewPost, now: datetime, edits: EditRule = EDITS_IN_PLACE
     ) -> IngestOutcome:
-        row = to_row(post.to_message(now))
+        [outcome] = await self.add_many([post], now, edits)
+        return outcome
 
-        def work(conn: sqlite3.Connection) -> IngestOutcome:
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
+        """Every post in one transaction (one fsync for a whole batch of an import)."""
+        rows = [(post, to_row(post.to_message(now))) for post in posts]
+
+        def work(conn: sqlite3.Connection) -> list[IngestOutcome]:
             with immediate(conn):
-                if conn.execute(_INSERT, row).rowcount == 1:
-                    return IngestOutcome.STORED
-                stored = self._read(conn.execute(_GET, row).fetchone())
-                if stored is None:
-                    return IngestOutcome.UNCHANGED
-                requeued = edits.requeues(stored.status)
-                if not stored.edit_text(post.text, now, edits):
-                    return IngestOutcome.UNCHANGED
-                _rewrite(conn, stored)
-            return IngestOutcome.REQUEUED if requeued else IngestOutcome.UPDATED
+                return [self._add(conn, post, row, now, edits) for post, row in rows]
 
-        return await self._db.run(work, "storing a post")
+        return await self._db.run(work, "storing a post" if len(rows) == 1 else "storing posts")
+
+    def _add(
+        self,
+        conn: sqlite3.Connection,
+        post: NewPost,
+        row: dict[str, object],
+        now: datetime,
+        edits: EditRule,
+    ) -> IngestOutcome:
+        """Insert the post; a post stored before takes the new text only as the domain's
+        edit_text and *edits* allow (in place, or queued to be parsed again)."""
+        if conn.execute(_INSERT, row).rowcount == 1:
+            return IngestOutcome.STORED
+        stored = self._read(conn.execute(_GET, row).fetchone())
+        if stored is None:
+            return IngestOutcome.UNCHANGED
+        requeued = edits.requeues(stored.status)
+        if not stored.edit_text(post.text, now, edits):
+            return IngestOutcome.UNCHANGED
+        _rewrite(conn, stored)
+        return IngestOutcome.REQUEUED if requeued else IngestOutcome.UPDATED
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         args = {"channel_id": key.channel_id, "message_id": key.message_id}

@@ -24,11 +24,17 @@ ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("parser_fingerprint", "TEXT"),
         ("edited_at", "TEXT"),
     ],
-    "channels": [("username", "TEXT")],
+    "channels": [
+        ("username", "TEXT"),
+        # how the listener reads the channel, how far, and when it last did
+        ("mode", "TEXT"),
+        ("read_up_to", "INTEGER"),
+        ("last_read_at", "TEXT"),
+    ],
 }
 
 # Tables made here (sqlite_db recognises a file of an earlier version by its tables).
-ADDED_TABLES = frozenset({"llm_usage"})
+ADDED_TABLES = frozenset({"llm_usage", "outbox"})
 
 # Made once the columns exist.
 AFTER_COLUMNS = """
@@ -41,6 +47,13 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     calls INTEGER NOT NULL,
     seconds REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    entry_id TEXT PRIMARY KEY, queue TEXT NOT NULL, topic TEXT NOT NULL,
+    destination TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+    last_error TEXT, finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (status, queue, entry_id);
 """
 
 

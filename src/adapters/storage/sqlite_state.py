@@ -15,7 +15,7 @@ from channel_parser.adapters.storage.sqlite_db import (
     parse_opt,
 )
 from channel_parser.adapters.storage.sqlite_usage import SQLiteUsageLedger
-from channel_parser.application.ports.storage import ChannelInfo, SlotTaken
+from channel_parser.application.ports.storage import ChannelInfo, ChannelMode, SlotTaken
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
@@ -95,19 +95,50 @@ class SQLiteChannelRegistry:
     async def channels(self) -> list[ChannelInfo]:
         def work(conn: sqlite3.Connection) -> list[ChannelInfo]:
             rows = conn.execute("SELECT * FROM channels ORDER BY channel_id").fetchall()
-            return [
-                ChannelInfo(
-                    row["channel_id"],
-                    bool(row["available"]),
-                    row["title"],
-                    row["reason"],
-                    parse_opt(row["checked_at"]),
-                    row["username"],
-                )
-                for row in rows
-            ]
+            return [_channel_info(row) for row in rows]
 
         return await self._db.run(work, "reading channels")
+
+    async def channel(self, channel_id: int) -> ChannelInfo | None:
+        def work(conn: sqlite3.Connection) -> ChannelInfo | None:
+            row = conn.execute(
+                "SELECT * FROM channels WHERE channel_id = ?", (channel_id,)
+            ).fetchone()
+            return None if row is None else _channel_info(row)
+
+        return await self._db.run(work, "reading a channel")
+
+    async def record_read(
+        self, channel_id: int, mode: ChannelMode, now: datetime, read_up_to: int | None = None
+    ) -> None:
+        args = (channel_id, fmt(now), str(mode), read_up_to, fmt(now))
+
+        def work(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute(
+                    "INSERT INTO channels (channel_id, available, checked_at, mode, read_up_to, "
+                    "last_read_at) VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE "
+                    "SET mode = excluded.mode, last_read_at = excluded.last_read_at, "
+                    "read_up_to = MAX(COALESCE(read_up_to, excluded.read_up_to), "
+                    "COALESCE(excluded.read_up_to, read_up_to))",
+                    args,
+                )
+
+        await self._db.run(work, "recording a channel's read")
+
+
+def _channel_info(row: sqlite3.Row) -> ChannelInfo:
+    return ChannelInfo(
+        row["channel_id"],
+        bool(row["available"]),
+        row["title"],
+        row["reason"],
+        parse_opt(row["checked_at"]),
+        username=row["username"],
+        mode=ChannelMode(row["mode"]) if row["mode"] else None,
+        read_up_to=row["read_up_to"],
+        last_read_at=parse_opt(row["last_read_at"]),
+    )
 
 
 class SQLiteServiceState(SQLiteUsageLedger):

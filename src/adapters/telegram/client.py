@@ -33,14 +33,19 @@ def make_client(session: Path, api_id: int, api_hash: str) -> TelegramClient:
     return TelegramClient(str(path), api_id, api_hash, catch_up=False)
 
 
-def open_client(session: Path, api_id: int | None, api_hash: str | None) -> TelegramClient:
-    """The client for `run`, on the session `login` made: a missing session file is
-    refused (and none is created: a typo in TELEGRAM_SESSION leaves nothing behind)."""
-    if api_id is None or api_hash is None:
-        raise ConfigurationError("TELEGRAM_API_ID and TELEGRAM_API_HASH are needed to listen")
+def require_session(session: Path) -> None:
+    """Refuse a missing session file with one line (and create nothing: a typo in
+    TELEGRAM_SESSION must not leave a stray empty session behind)."""
     if not session_file(session).exists():
         raise ConfigurationError(
             f"TELEGRAM_SESSION {session_file(session)}: no such session; "
             "run `channel-parser login` first"
         )
+
+
+def open_client(session: Path, api_id: int | None, api_hash: str | None) -> TelegramClient:
+    """The client for `run`, on the session `login` made (see require_session)."""
+    if api_id is None or api_hash is None:
+        raise ConfigurationError("TELEGRAM_API_ID and TELEGRAM_API_HASH are needed to listen")
+    require_session(session)
     return make_client(session, api_id, api_hash)

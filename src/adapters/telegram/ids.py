@@ -4,10 +4,12 @@ from __future__ import annotations
 
 CHANNEL_MARK = 1_000_000_000_000  # -100… ids: -(CHANNEL_MARK + bare id)
 
-CHANNEL_TYPES = frozenset(
-    {"public_channel", "private_channel", "public_supergroup", "private_supergroup"}
-)
-GROUP_TYPES = frozenset({"private_group"})
+BROADCAST_TYPES = frozenset({"public_channel", "private_channel"})
+SUPERGROUP_TYPES = frozenset({"public_supergroup", "private_supergroup"})
+# Chats with -100… ids: channels and supergroups alike.
+CHANNEL_TYPES = BROADCAST_TYPES | SUPERGROUP_TYPES
+BASIC_GROUP_TYPES = frozenset({"private_group"})
+GROUP_TYPES = SUPERGROUP_TYPES | BASIC_GROUP_TYPES  # imported only when asked (--groups)
 
 
 def mark_channel(bare_id: int) -> int:
@@ -21,7 +23,7 @@ def mark_chat(bare_id: int, chat_type: str) -> int:
     """The marked id of an exported chat, from its bare ``id`` and its ``type``."""
     if chat_type in CHANNEL_TYPES:
         return mark_channel(bare_id)
-    if chat_type in GROUP_TYPES:
+    if chat_type in BASIC_GROUP_TYPES:
         return -abs(bare_id)
     return bare_id  # personal_chat, bot_chat, saved_messages: a user id
 

@@ -35,3 +35,11 @@ class Metrics(Protocol):
     def set_messages(self, by_status: Mapping[MessageStatus, int]) -> None:
         """How many stored messages are in each status (the backlog is pending + retry)."""
         ...
+
+    def delivery(self, topic: str, outcome: str) -> None:
+        """One try of an outbox entry: *outcome* is delivered, retry or failed."""
+        ...
+
+    def set_outbox(self, pending: int, failed: int) -> None:
+        """Outbox entries waiting to be delivered, and given up (kept for a week)."""
+        ...

@@ -7,7 +7,7 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -106,6 +106,11 @@ class MessageRepository(Protocol):
         queued again: REQUEUED), else kept out (UNCHANGED)."""
         ...
 
+    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+        """``add`` for each post, in order, in one go (an import stores batches of them);
+        the outcomes in the posts' order."""
+        ...
+
     async def get(self, key: MessageKey) -> IncomingMessage | None: ...
 
     async def claim_next(
@@ -184,6 +189,13 @@ class ParseCache(Protocol):
     async def put(self, fingerprint: str, result: dict[str, Any], now: datetime) -> None: ...
 
 
+class ChannelMode(enum.StrEnum):
+    """How a channel is read."""
+
+    LIVE = "live"  # the account is a member: Telegram pushes new posts; backfilled now and then
+    POLLING = "polling"  # a public channel the account has not joined: read on a timer
+
+
 @attrs.frozen
 class ChannelInfo:
     channel_id: int
@@ -192,6 +204,9 @@ class ChannelInfo:
     reason: str | None = None
     checked_at: datetime | None = None
     username: str | None = None  # a public channel's @name (without the @), when known
+    mode: ChannelMode | None = None  # None: not read yet
+    read_up_to: int | None = None  # the highest message id read (with text or not)
+    last_read_at: datetime | None = None
 
 
 class ChannelRegistry(Protocol):
@@ -211,6 +226,15 @@ class ChannelRegistry(Protocol):
     async def unavailable(self) -> frozenset[int]: ...
 
     async def channels(self) -> list[ChannelInfo]: ...
+
+    async def channel(self, channel_id: int) -> ChannelInfo | None: ...
+
+    async def record_read(
+        self, channel_id: int, mode: ChannelMode, now: datetime, read_up_to: int | None = None
+    ) -> None:
+        """The channel was read *now*, in *mode*; its read cursor moves up to *read_up_to*
+        (never down). A channel not recorded yet is recorded as available."""
+        ...
 
 
 @attrs.frozen

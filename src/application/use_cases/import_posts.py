@@ -1,14 +1,18 @@
-"""Store the posts of an export (already read and validated) and count what happened."""
+"""Store the posts of an export (streamed, already validated) in batches, and count what
+happened. Memory stays bounded whatever the export's size: one batch at a time."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import attrs
 
-from channel_parser.application.ports.storage import IngestOutcome, NewPost
-from channel_parser.application.use_cases.ingest import IngestPost
+from channel_parser.application.ports.clock import Clock
+from channel_parser.application.ports.storage import IngestOutcome, MessageRepository, NewPost
+from channel_parser.application.use_cases.ingest import is_blank
+
+BATCH = 500  # posts stored in one go (one transaction on SQLite)
 
 
 @attrs.frozen
@@ -22,7 +26,7 @@ class SkippedPost:
 
 ExportItem = NewPost | SkippedPost
 
-Progress = Callable[[int, int], None]  # (items done, items in all)
+Progress = Callable[[int], None]  # items done so far
 
 
 @attrs.frozen
@@ -43,24 +47,47 @@ class ImportSummary:
 
 
 class ImportPosts:
-    """Deliver every post of an export through IngestPost (idempotent), counting the rest."""
+    """Store every post idempotently (as IngestPost does, a batch at a time), count the rest,
+    and wake the workers when anything new was stored."""
 
-    def __init__(self, ingest: IngestPost) -> None:
-        self._ingest = ingest
+    def __init__(
+        self,
+        messages: MessageRepository,
+        clock: Clock,
+        on_stored: Callable[[], None] | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self._messages = messages
+        self._clock = clock
+        self._on_stored = on_stored
+        self._batch = batch
 
     async def __call__(
-        self, items: Sequence[ExportItem], progress: Progress | None = None
+        self, items: Iterable[ExportItem], progress: Progress | None = None
     ) -> ImportSummary:
         outcomes: Counter[IngestOutcome] = Counter()
         skipped: Counter[str] = Counter()
-        total = len(items)
-        for done, item in enumerate(items, start=1):
+        batch: list[NewPost] = []
+        done = 0
+        for item in items:
+            done += 1
             if isinstance(item, SkippedPost):
                 skipped[item.reason] += 1
+            elif is_blank(item.text):  # nothing to parse (IngestPost's rule)
+                outcomes[IngestOutcome.SKIPPED] += 1
             else:
-                outcomes[await self._ingest(item)] += 1
-            if progress is not None:
-                progress(done, total)
+                batch.append(item)
+            if len(batch) >= self._batch:
+                outcomes.update(await self._store(batch))
+                batch = []
+            if progress is not None and done % self._batch == 0:
+                progress(done)
+        if batch:
+            outcomes.update(await self._store(batch))
+        if progress is not None:
+            progress(done)
+        if outcomes[IngestOutcome.SKIPPED]:
+            skipped["blank text"] += outcomes[IngestOutcome.SKIPPED]
         return ImportSummary(
             stored=outcomes[IngestOutcome.STORED],
             already_there=outcomes[IngestOutcome.UNCHANGED],
@@ -68,3 +95,9 @@ class ImportPosts:
             requeued=outcomes[IngestOutcome.REQUEUED],
             skipped=dict(sorted(skipped.items())),
         )
+
+    async def _store(self, batch: list[NewPost]) -> list[IngestOutcome]:
+        outcomes = await self._messages.add_many(batch, self._clock.now())
+        if self._on_stored is not None and any(o is not IngestOutcome.UNCHANGED for o in outcomes):
+            self._on_stored()
+        return outcomes

@@ -1,15 +1,19 @@
-"""Tell the admins, at most once per interval per kind, across every worker process."""
+"""Tell the admins, at most once per interval per kind, across every worker process.
+
+What the throttle lets through goes into the durable outbox (one fast write) and is
+delivered beside parsing by ``Deliveries``: a slow or hanging Bot API never holds up the
+caller, and a notification is kept until every admin has it (ADR 0013)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from channel_parser.application.deliveries import ADMIN_TOPIC, Deliveries
 from channel_parser.application.errors import StorageError
 from channel_parser.application.notifications import with_suppressed
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.metrics import Metrics
-from channel_parser.application.ports.notify import AdminNotifier
 from channel_parser.application.ports.storage import ServiceState
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.throttle import NotificationThrottle, ThrottleSlot
@@ -21,13 +25,13 @@ class NotifyAdmins:
     def __init__(
         self,
         state: ServiceState,
-        notifier: AdminNotifier,
+        deliveries: Deliveries,
         throttle: NotificationThrottle,
         clock: Clock,
         metrics: Metrics,
     ) -> None:
         self._state = state
-        self._notifier = notifier
+        self._deliveries = deliveries
         self._throttle = throttle
         self._clock = clock
         self._metrics = metrics
@@ -35,7 +39,8 @@ class NotifyAdmins:
         self._local_slots: dict[NotificationKind, ThrottleSlot] = {}
 
     async def __call__(self, kind: NotificationKind, render: Callable[[], str]) -> bool:
-        """Send ``render()`` if the throttle allows; True when it was sent."""
+        """Send ``render()`` if the throttle allows; True when it goes out (kept in the
+        outbox, or handed to the sender at once while the store is down)."""
         now = self._clock.now()
         decide = self._throttle.decider(kind, now)
         try:
@@ -49,7 +54,6 @@ class NotifyAdmins:
         if not taken:
             log.debug("notification %s suppressed by the throttle", kind)
             return False
-        delivered = await self._notifier.send(with_suppressed(render(), suppressed))
-        if not delivered:
-            log.warning("notification %s could not be delivered to the admins", kind)
-        return delivered
+        text = with_suppressed(render(), suppressed)
+        await self._deliveries.enqueue(ADMIN_TOPIC, {"kind": str(kind), "text": text})
+        return True

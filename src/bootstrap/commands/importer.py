@@ -1,4 +1,8 @@
-"""``channel-parser import result.json``: store the text posts of a Telegram Desktop export."""
+"""``channel-parser import result.json``: store the text posts of a Telegram Desktop export.
+
+The file is streamed (read twice: checked whole, then stored in batches), so an export of
+hundreds of megabytes takes little memory; a malformed file stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,24 @@ from channel_parser.bootstrap.app import app, fail
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from channel_parser.adapters.telegram.export import ExportContents
+    from channel_parser.adapters.telegram.export import ExportChat, ExportReader
     from channel_parser.application.use_cases.import_posts import ImportPosts, ImportSummary
 
 
 @app.command("import")
 def import_export(
     path: Annotated[Path, typer.Argument(help="The export's result.json.", show_default=False)],
+    groups: Annotated[
+        bool,
+        typer.Option("--groups", help="Of a whole-account export, take groups and supergroups."),
+    ] = False,
+    chat: Annotated[
+        list[str],
+        typer.Option(
+            "--chat",
+            help="Of a whole-account export, take only this chat, by name or id (repeatable).",
+        ),
+    ] = [],  # noqa: B006 (Typer reads the default; it is never changed)
     all_chats: Annotated[
         bool,
         typer.Option("--all-chats", help="Of a whole-account export, take every chat."),
@@ -31,30 +46,38 @@ def import_export(
         typer.Option(help="The zone of local dates in old exports without date_unixtime."),
     ] = "UTC",
 ) -> None:
-    """Store the text posts of a Telegram Desktop export (idempotent: a second run adds nothing)."""
+    """Store the text posts of a Telegram Desktop export (idempotent: a second run adds
+    nothing). Of a whole-account export only channels are taken unless told otherwise."""
     from rich.console import Console
 
-    from channel_parser.adapters.telegram.export import ExportFormatError, read_export
+    from channel_parser.adapters.telegram.export import ChatChoice, ExportFormatError, ExportReader
 
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"--timezone: unknown time zone {timezone!r}")
+    choice = ChatChoice.of(groups=groups, all_chats=all_chats, chats=chat)
+    reader = ExportReader(path, choice, naive_tz=zone)
     try:
-        contents = read_export(path, all_chats=all_chats, naive_tz=zone)
+        chats = reader.scan()
     except ExportFormatError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{path}: {exc.strerror or exc}")
+    if chat and not any(c.imported for c in chats):
+        fail(f"--chat: no chat of {path} is named {', '.join(map(repr, chat))}")
     from channel_parser.bootstrap.runner import run_command
 
-    summary = run_command(_store, contents)
-    _report(Console(), contents, summary)
+    try:
+        summary = run_command(_store, reader)
+    except (ExportFormatError, OSError) as exc:  # the file changed between the two reads
+        fail(f"{path}: {exc}")
+    _report(Console(), chats, summary)
 
 
 @inject
 async def _store(
-    contents: ExportContents, import_posts: ImportPosts = Provide["import_posts"]
+    reader: ExportReader, import_posts: ImportPosts = Provide["import_posts"]
 ) -> ImportSummary:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,22 +90,22 @@ async def _store(
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task("import", total=len(contents.items))
+        task = bar.add_task("import", total=reader.total)
         return await import_posts(
-            contents.items, progress=lambda done, _total: bar.update(task, completed=done)
+            reader.items(), progress=lambda done: bar.update(task, completed=done)
         )
 
 
-def _report(console: Console, contents: ExportContents, summary: ImportSummary) -> None:
+def _report(console: Console, chats: list[ExportChat], summary: ImportSummary) -> None:
     from rich.table import Table
 
-    chats = Table(title="Chats in the export")
+    table = Table(title="Chats in the export")
     for column in ("chat", "id", "type", "messages", "imported"):
-        chats.add_column(column)
-    for chat in contents.chats:
-        imported = "yes" if chat.imported else "no (not a channel)"
-        chats.add_row(chat.name, str(chat.channel_id), chat.type, str(chat.messages), imported)
-    console.print(chats)
+        table.add_column(column)
+    for each in chats:
+        imported = "yes" if each.imported else f"no ({each.left_out})"
+        table.add_row(each.name, str(each.channel_id), each.type, str(each.messages), imported)
+    console.print(table)
     table = Table(title="Import summary")
     table.add_column("outcome")
     table.add_column("posts", justify="right")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from getpass import getpass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -52,6 +52,7 @@ async def _login() -> None:
             password=lambda: getpass("Two-step verification password: "),
         )
         me = await client.get_me()
+        known = await _learn_dialogs(client)
     except errors.RPCError as exc:
         fail(f"login failed: {type(exc).__name__}: {str(exc).split(' (caused by ')[0]}")
     finally:
@@ -59,3 +60,19 @@ async def _login() -> None:
         path = protect_session(settings.telegram_session)
     name = getattr(me, "username", None) or getattr(me, "first_name", None) or "the account"
     typer.echo(f"Signed in as {name}; session saved to {path} (mode 0600).")
+    if known is not None:
+        typer.echo(f"The session knows the account's {known} chats (their -100… ids work).")
+
+
+async def _learn_dialogs(client: Any) -> int | None:
+    """Load the account's dialogs into the session's cache, so that channels given by a
+    ``-100…`` id can be found (Telethon knows an id only once it has seen the channel).
+    A flood wait or any Telegram error here is not worth failing the login for: `run`
+    loads them again when an id is unknown."""
+    from telethon import errors
+
+    try:
+        return len(await client.get_dialogs())
+    except errors.RPCError as exc:
+        typer.echo(f"(the chats were not loaded: {type(exc).__name__}; `run` will load them)")
+        return None

@@ -15,6 +15,7 @@ from channel_parser.domain.status import MessageStatus
 
 # The heavy imports (drivers, SDKs) happen inside the commands, so that --help is quick.
 if TYPE_CHECKING:
+    from channel_parser.application.deliveries import Deliveries
     from channel_parser.application.engine import Engine
     from channel_parser.application.use_cases.get_status import GetStatus, StatusReport
     from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
@@ -30,11 +31,23 @@ async def _status(status: GetStatus = Provide["status"]) -> StatusReport:
 async def _process(
     until_idle: bool,
     engine: Engine = Provide["engine"],
+    deliveries: Deliveries = Provide["deliveries"],
     status: GetStatus = Provide["status"],
 ) -> StatusReport:
+    import asyncio
+    import contextlib
+    from datetime import timedelta
+
     from channel_parser.bootstrap.service import run_until_signal
 
-    await run_until_signal(engine, until_idle=until_idle)
+    delivering = asyncio.create_task(deliveries.run())  # beside parsing, never inside it
+    try:
+        await run_until_signal(engine, until_idle=until_idle)
+    finally:
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivering
+    await deliveries.drain(timedelta(seconds=10))  # what is due now; the rest stays kept
     return await status()
 
 

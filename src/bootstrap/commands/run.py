@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.providers import Singleton
+from dependency_injector.wiring import Provide, Provider, inject
 
 from channel_parser.bootstrap.app import app
 
 if TYPE_CHECKING:
     from channel_parser.bootstrap.service import Service
+    from channel_parser.bootstrap.settings import Settings
 
 
 @app.command()
@@ -28,9 +30,19 @@ def run(
 
     from channel_parser.bootstrap.runner import run_command
 
-    run_command(_run, overrides={"listener": providers.Object(None)} if no_listener else None)
+    run_command(
+        _run, no_listener, overrides={"listener": providers.Object(None)} if no_listener else None
+    )
 
 
 @inject
-async def _run(service: Service = Provide["service"]) -> None:
-    await service.run()
+async def _run(
+    no_listener: bool,
+    settings: Settings = Provide["settings"],
+    service: Singleton[Service] = Provider["service"],
+) -> None:
+    from channel_parser.bootstrap.container import check_listener_settings, listening
+
+    if not no_listener and listening(settings) == "live":
+        check_listener_settings(settings)  # before the store or anything else is opened
+    await (await service.async_()).run()

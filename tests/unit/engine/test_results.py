@@ -127,7 +127,12 @@ async def test_status_shows_tokens_spent_in_all_and_in_the_last_day() -> None:
     await world.clock.advance(25 * 3600)
     await world.state.add_usage(world.clock.now(), lately)
     status = GetStatus(
-        world.messages, world.shared.channels, world.state, world.clock, TokenPrices(1, 2)
+        world.messages,
+        world.shared.channels,
+        world.state,
+        world.clock,
+        world.shared.outbox,
+        prices=TokenPrices(1, 2),
     )
     report = await status()
     assert report.usage_total == earlier + lately

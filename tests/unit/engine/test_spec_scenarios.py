@@ -104,6 +104,7 @@ async def test_quota_exhausted_errors_the_message_stops_parsing_and_keeps_storin
     world.start()
     await world.post(1)
     await world.settle(lambda: world.message(1).status is MessageStatus.ERROR)
+    await world.settle(lambda: bool(world.notifier.sent))  # delivered beside parsing
     assert world.notifier.sent == [notifications.quota_exhausted(EPOCH)]
     gate = await world.state.quota_gate()
     assert not gate.is_open

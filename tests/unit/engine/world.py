@@ -20,6 +20,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.llm import FakeParser
 from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.notify import RecordingNotifier
+from tests.fakes.outbox import InMemoryOutbox
 from tests.fakes.storage import (
     InMemoryChannelRegistry,
     InMemoryMessageRepository,
@@ -40,6 +41,7 @@ class Shared:
     channels: InMemoryChannelRegistry = attrs.field(factory=InMemoryChannelRegistry)
     state: InMemoryServiceState = attrs.field(factory=InMemoryServiceState)
     notifier: RecordingNotifier = attrs.field(factory=RecordingNotifier)
+    outbox: InMemoryOutbox = attrs.field(factory=InMemoryOutbox)
 
 
 class World:
@@ -63,7 +65,7 @@ class World:
         self.config = config or EngineConfig()
         # Defaults only: no environment or .env file is read (the unit folder does no I/O).
         self.container = Container(settings=Settings.model_construct())
-        stores = Stores(s.messages, s.cache, s.channels, s.state, "memory")
+        stores = Stores(s.messages, s.cache, s.channels, s.state, "memory", outbox=s.outbox)
         for name, value in {
             "stores": stores,
             "clock": s.clock,
@@ -83,19 +85,28 @@ class World:
         self.resume = c.resume()
         self.process = c.process()
         self.ingest = c.ingest()
+        self.deliveries = c.deliveries()
         self._task: asyncio.Task[None] | None = None
+        self._delivering: asyncio.Task[None] | None = None
 
     async def post(self, message_id: int, text: str | None = None, channel: int = CHANNEL) -> None:
         await self.ingest(NewPost(channel, message_id, text or f"post number {message_id}"))
 
     def start(self, *, until_idle: bool = False) -> asyncio.Task[None]:
+        """The engine, and the outbox delivery beside it (as the service runs them)."""
         self._task = asyncio.create_task(self.engine.run(until_idle=until_idle))
+        if self._delivering is None:
+            self._delivering = asyncio.create_task(self.deliveries.run())
         return self._task
 
     async def stop(self) -> None:
         self.engine.stop()
         if self._task is not None:
             await asyncio.wait_for(self._task, timeout=5)
+        if self._delivering is not None:
+            self._delivering.cancel()
+            await asyncio.gather(self._delivering, return_exceptions=True)
+            self._delivering = None
 
     def message(self, message_id: int, channel: int = CHANNEL) -> IncomingMessage:
         return self.messages.messages[MessageKey(channel, message_id)]

@@ -46,12 +46,17 @@ class FakeLoginClient:
     def __init__(self) -> None:
         self.answers: dict[str, str] = {}
         self.disconnected = False
+        self.dialogs_loaded = False
 
     async def start(self, **callbacks: Any) -> None:
         self.answers = {name: callback() for name, callback in callbacks.items()}
 
     async def get_me(self) -> Any:
         return type("Me", (), {"username": "operator"})()
+
+    async def get_dialogs(self) -> list[Any]:
+        self.dialogs_loaded = True
+        return [object(), object()]
 
     async def disconnect(self) -> None:
         self.disconnected = True
@@ -89,6 +94,8 @@ def test_login_asks_phone_code_and_password(env: Path, monkeypatch: pytest.Monke
     assert fake.disconnected
     assert made == [(env / "acct.session", 12345, "0123456789abcdef")]
     assert "Signed in as operator" in result.output
+    assert fake.dialogs_loaded  # -100… ids of the account's channels work from the start
+    assert "knows the account's 2 chats" in result.output
     assert mode(env / "acct.session") == 0o600
 
 
