@@ -337,7 +337,7 @@ class Container(containers.DeclarativeContainer):
     service = providers.Singleton(
         Service,
         engine=engine,
-        messages=messages,
+        status=status,
         metrics=metrics,
         monitoring=monitoring,
         listener=listener,

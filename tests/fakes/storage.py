@@ -132,6 +132,14 @@ class InMemoryMessageRepository:
             errors_by_kind=dict(sorted(errors.items())),
             next_retry_at=await self.next_retry_at(),
             from_cache=cached,
+            oldest_pending_since=min(
+                (
+                    m.updated_at
+                    for m in self.messages.values()
+                    if m.status is MessageStatus.PENDING and m.updated_at is not None
+                ),
+                default=None,
+            ),
         )
 
     async def next_retry_at(self) -> datetime | None:

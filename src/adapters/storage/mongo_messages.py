@@ -289,6 +289,11 @@ class MongoMessageRepository:
             cached = await self._c.count_documents(
                 {**status_in([MessageStatus.DONE]), "from_cache": True}
             )
+            oldest = await self._c.find_one(
+                {**status_in([MessageStatus.PENDING]), "updated_at": {"$ne": None}},
+                sort=[("updated_at", ASCENDING)],
+                projection={"updated_at": True},
+            )
         return MessageStats(
             by_status=by_status,
             retry_histogram=dict(sorted(histogram.items())),
@@ -296,6 +301,7 @@ class MongoMessageRepository:
             next_retry_at=await self.next_retry_at(),
             from_cache=cached,
             unreadable=unreadable,
+            oldest_pending_since=_time_or_none(None if oldest is None else oldest["updated_at"]),
         )
 
     async def _name_unknown_statuses(self) -> None:
@@ -369,3 +375,8 @@ class MongoMessageRepository:
 def _not_leased() -> Document:
     """IncomingMessage.requeue refuses a leased message (however its status is spelled)."""
     return {"processing_status": {"$nin": list(all_spellings([LEASED]))}}
+
+
+def _time_or_none(value: object) -> datetime | None:
+    """A stored time, or None for one edited by hand into something else."""
+    return value if isinstance(value, datetime) else None
