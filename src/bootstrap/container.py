@@ -270,7 +270,9 @@ class Container(containers.DeclarativeContainer):
     find_channel = providers.Singleton(FindChannel, channels)
     usage = providers.Singleton(UsageRecorder, state, clock, metrics)
     ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set, edits=edits)
-    import_posts = providers.Singleton(ImportPosts, messages, clock, wakeup.provided.set)
+    import_posts = providers.Singleton(
+        ImportPosts, messages, clock, wakeup.provided.set, edits=edits
+    )
     claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
     process = providers.Singleton(
         ProcessMessage,

@@ -48,8 +48,10 @@ class InMemoryMessageRepository:
             return IngestOutcome.REQUEUED if requeues else IngestOutcome.UPDATED
         return IngestOutcome.UNCHANGED
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
-        return [await self.add(post, now) for post in posts]
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
+        return [await self.add(post, now, edits) for post in posts]
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         found = self.messages.get(key)

@@ -11,14 +11,14 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 from tests.integration.engine_support import service, simulator
 from tests.integration.test_service_listener import (  # the fake Telegram client
-    ConnectingClient,
-    clients,  # noqa: F401 (a fixture)
+    clients,  # noqa: F401 (a fixture, used by name)
     run_service,
     telegram_settings,
 )
@@ -59,9 +59,8 @@ def exported(text: str) -> set[str]:
     return names
 
 
-async def test_every_metric_the_alerts_and_the_dashboard_name_is_exported(
-    tmp_path: Path, clients: list[ConnectingClient]
-) -> None:
+@pytest.mark.usefixtures("clients")  # the fake Telethon client
+async def test_every_metric_the_alerts_and_the_dashboard_name_is_exported(tmp_path: Path) -> None:
     port = free_port()
     async with simulator() as sim:
         settings = telegram_settings(sim.base_url, tmp_path).model_copy(

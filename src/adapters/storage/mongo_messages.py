@@ -123,9 +123,11 @@ class MongoMessageRepository:
                     return outcome
         return IngestOutcome.UNCHANGED
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
         """One read of the batch's ids and one insert of the new ones; a post stored before
-        is edited on its own (rare: only a changed text of a post not parsed yet)."""
+        with another text is edited on its own, as *edits* says (rare)."""
         if not posts:
             return []
         ids = [document_id(MessageKey(p.channel_id, p.message_id)) for p in posts]
@@ -152,7 +154,7 @@ class MongoMessageRepository:
                 done.append(known)
                 continue
             # stored before with another text, or by another process meanwhile
-            done.append(await self.add(post, now))
+            done.append(await self.add(post, now, edits))
             raced.discard(doc_id)
         return done
 

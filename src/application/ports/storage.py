@@ -117,7 +117,9 @@ class MessageRepository(Protocol):
         queued again: REQUEUED), else kept out (UNCHANGED)."""
         ...
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
         """``add`` for each post, in order, in one go (an import stores batches of them);
         the outcomes in the posts' order."""
         ...
