@@ -24,9 +24,9 @@ from channel_parser.adapters.storage.mongo_documents import (
     filter_document,
     from_document,
     key_filter,
+    stale_filter,
     state_update,
     status_field,
-    stale_filter,
     status_in,
     to_document,
 )

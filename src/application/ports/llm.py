@@ -14,7 +14,6 @@ import attrs
 from channel_parser.domain.failures import LLMFailure
 from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
-
 DEFAULT_PROFILE = "default"  # the profile of the environment's settings
 
 
