@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     llm_timeout: float = _seconds(60.0, 0.1, 3600.0)  # the deadline of one whole call
     llm_prompt_file: Path | None = None  # default: the shipped prompt
     llm_schema_file: Path | None = None  # default: the shipped general post schema
+    llm_schema: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")  # a shipped one
+    config_file: Path | None = None  # profiles (channels -> prompt + schema) and routes
     llm_max_post_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     llm_max_reply_bytes: int = Field(default=1_048_576, ge=1024, le=100_000_000)
     llm_max_result_bytes: int = Field(default=262_144, ge=1024, le=8_000_000)
@@ -126,6 +128,11 @@ class Settings(BaseSettings):
             )
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise ValueError("BACKOFF_CAP_SECONDS must not be below BACKOFF_BASE_SECONDS")
+        if self.llm_schema is not None and self.llm_schema_file is not None:
+            raise ValueError(
+                "LLM_SCHEMA (a shipped schema) and LLM_SCHEMA_FILE (your own) are both set: "
+                "set one of them"
+            )
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
             raise ValueError(
                 "LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK are set together"
