@@ -12,8 +12,10 @@ from typing import Annotated, Any
 import attrs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from channel_parser.adapters.deliver.routes import compile_condition, compile_template
 from channel_parser.application.errors import ConfigurationError
 from channel_parser.application.ports.llm import DEFAULT_PROFILE
+from channel_parser.bootstrap.settings import http_url
 
 MAX_CONFIG_BYTES = 1_000_000
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -56,10 +58,61 @@ class ProfileConfig(BaseModel):
             raise ValueError("schema (a shipped one) and schema_file (your own): set one")
 
 
+class RouteConfig(BaseModel):
+    """``[[routes]]``: where results that match a condition go (a webhook or a chat)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    when: str | None = Field(default=None, max_length=4000)  # JMESPath on the record
+    webhook: str | None = Field(default=None, max_length=4000)
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    telegram_chat: str | None = Field(default=None, pattern=r"^(-?\d{1,20}|@[A-Za-z]\w{3,31})$")
+    template: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("when")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_condition(value)
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_template(value)
+        return value
+
+    def model_post_init(self, context: Any) -> None:
+        if (self.webhook is None) == (self.telegram_chat is None):
+            raise ValueError("a route has one of webhook or telegram_chat")
+        if self.telegram_chat is not None and self.template is None:
+            raise ValueError("a telegram_chat route needs a template")
+        if self.webhook is not None and self.template is not None:
+            raise ValueError("a webhook route sends the record: it takes no template")
+        if self.webhook is None and self.secret_env is not None:
+            raise ValueError("secret_env signs a webhook's bodies: only a webhook takes it")
+
+
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profiles: dict[Name, ProfileConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list, max_length=100)
+
+    @field_validator("routes")
+    @classmethod
+    def _route_names(cls, routes: list[RouteConfig]) -> list[RouteConfig]:
+        names = [route.name for route in routes]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"route names must differ: {', '.join(twice)}")
+        return routes
 
     @field_validator("profiles")
     @classmethod

@@ -46,11 +46,13 @@ from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.application.use_cases.probe_quota import ProbeQuota
 from channel_parser.application.use_cases.process_message import ProcessMessage
+from channel_parser.application.use_cases.queue_results import QueueResults
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
 from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
 from channel_parser.application.use_cases.resume_parsing import ResumeParsing
 from channel_parser.application.use_cases.show_message import ShowMessage
 from channel_parser.bootstrap.config_file import load_config_file
+from channel_parser.bootstrap.delivery import all_senders, make_routes
 from channel_parser.bootstrap.profiles import parser_profiles
 from channel_parser.bootstrap.service import HealthCheck, Service
 from channel_parser.bootstrap.settings import Settings
@@ -260,8 +262,15 @@ class Container(containers.DeclarativeContainer):
     notifier = providers.Resource(open_notifier, settings)  # the admins' NotificationSender
 
     # -- use cases --------------------------------------------------------------------
+    routes = providers.Singleton(make_routes, settings, config_file)  # results delivered
     deliveries = providers.Singleton(
-        Deliveries, outbox, state, providers.Dict({ADMIN_TOPIC: notifier}), clock, metrics, owner
+        Deliveries,
+        outbox,
+        state,
+        providers.Callable(all_senders, ADMIN_TOPIC, notifier, routes),
+        clock,
+        metrics,
+        owner,
     )
     notify = providers.Singleton(
         NotifyAdmins, state, deliveries, config.provided.throttle, clock, metrics
@@ -274,6 +283,14 @@ class Container(containers.DeclarativeContainer):
         RequeueMessages, messages, clock, channels, profiles.provided.table
     )
     directory = providers.Singleton(ChannelDirectory, channels, clock)
+    queue_results = providers.Singleton(
+        QueueResults,
+        routes.provided.routes,
+        deliveries,
+        directory,
+        health,
+        config.provided.storage_retry_max,
+    )
     reset = providers.Singleton(ResetMessage, messages, clock)
     status = providers.Singleton(GetStatus, messages, channels, state, clock, outbox, prices=prices)
     export = providers.Singleton(ExportResults, messages, channels, clock)
@@ -297,6 +314,7 @@ class Container(containers.DeclarativeContainer):
         jitter_source=jitter,
         usage=usage,
         directory=directory,
+        deliver=queue_results,
     )
     recover = providers.Singleton(RecoverStuck, messages, clock)
     probe = providers.Singleton(

@@ -24,6 +24,21 @@ def _seconds(default: float, low: float, high: float) -> Any:
     return Field(default=default, ge=low, le=high, allow_inf_nan=False)
 
 
+def http_url(value: str) -> str:
+    """An http(s) URL with a host and a valid port, checked at start rather than at its
+    first use (ValueError saying what is wrong; never the URL, which may hold a token)."""
+    try:
+        url = urllib.parse.urlsplit(value)
+        port = url.port  # ValueError when out of range or not a number
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError("port 0 is not a port a server listens on")
+    return value
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -95,6 +110,10 @@ class Settings(BaseSettings):
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_bot_api_base: str = "https://api.telegram.org"
 
+    # -- delivery of results ---------------------------------------------------------
+    deliver_webhook_url: SecretStr | None = None  # every parsed post POSTed here (may hold a token)
+    deliver_webhook_secret: SecretStr | None = None  # HMAC-SHA256 signature of each body
+
     # -- the service ---------------------------------------------------------------
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: no HTTP endpoint
@@ -106,18 +125,14 @@ class Settings(BaseSettings):
     @field_validator("admin_bot_api_base")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        """An http(s) URL with a host and a valid port, checked now rather than when the
-        first notification is sent."""
-        try:
-            url = urllib.parse.urlsplit(value)
-            port = url.port  # ValueError when out of range or not a number
-        except ValueError as exc:
-            raise ValueError(f"not a usable URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if port == 0:
-            raise ValueError("port 0 is not a port a server listens on")
-        return value.rstrip("/")
+        return http_url(value).rstrip("/")
+
+    @field_validator("deliver_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            http_url(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

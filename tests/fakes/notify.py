@@ -34,6 +34,9 @@ class RecordingNotifier:
     def script(self, *results: DeliveryResult) -> None:
         self.queue.extend(results)
 
+    async def aclose(self) -> None:
+        pass
+
     async def check(self) -> None:
         self.checked += 1
 

@@ -35,6 +35,7 @@ from channel_parser.application.ports.storage import MessageRepository, ParseCac
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.usage import UsageRecorder
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.queue_results import QueueResults
 from channel_parser.domain.failures import FailureKind, GateAction, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message import IncomingMessage, RetryScheduled
@@ -68,6 +69,7 @@ class ProcessMessage:
         jitter_source: Callable[[], float] = random.random,
         usage: UsageRecorder | None = None,
         directory: ChannelDirectory | None = None,
+        deliver: QueueResults | None = None,
     ) -> None:
         self._messages = messages
         self._cache = cache
@@ -81,6 +83,7 @@ class ProcessMessage:
         self._jitter_source = jitter_source
         self._usage = usage or UsageRecorder(state, clock, metrics)
         self._directory = directory  # None: posts are parsed without their channel's details
+        self._deliver = deliver  # None: results are not delivered anywhere
 
     async def __call__(
         self,
@@ -120,6 +123,7 @@ class ProcessMessage:
             message.succeed(
                 owner, cached, self._clock.now(), from_cache=True, model=model, **made_by
             )
+            await self._queue_result(message)
             saved = await self._save(message, owner)
             self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
@@ -131,6 +135,7 @@ class ProcessMessage:
         message.spend(owner, usage)
         if isinstance(outcome, ParseSuccess):
             message.succeed(owner, outcome.data, now, model=outcome.model or model, **made_by)
+            await self._queue_result(message)
             saved = await self._save(message, owner)
             await self._usage(usage)
             await self._remember(fingerprint, outcome.data)
@@ -242,6 +247,13 @@ class ProcessMessage:
                     return
             except StorageError as exc:
                 log.warning("message %s: could not renew the lease: %s", message.key, exc)
+
+    async def _queue_result(self, message: IncomingMessage) -> None:
+        """Into the outbox for its routes, just before the save (ADR 0017): a crash between
+        the two parses the post again and delivers it again; a saved result is never left
+        undelivered. A storage outage longer than the limit raises, like the save."""
+        if self._deliver is not None:
+            await self._deliver(message)
 
     async def _save(self, message: IncomingMessage, owner: str) -> bool:
         """Save, riding out a short storage outage; re-raises when it lasts too long
