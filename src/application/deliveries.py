@@ -240,7 +240,7 @@ class Deliveries:
 
     async def _report(self) -> None:
         stats = await self._outbox.stats()
-        self._metrics.set_outbox(stats.pending, stats.failed)
+        self._metrics.set_outbox(stats.pending, stats.failed, stats.by_topic)
 
     async def _wait(self, seconds: float) -> None:
         waking = asyncio.ensure_future(self._wake.wait())

@@ -15,6 +15,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from channel_parser.application.ports.outbox import TopicStats
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message_rules import WAITING
@@ -89,6 +90,13 @@ class PrometheusMetrics:
             ["status"],
             registry=r,
         )
+        self.outbox_topics = Gauge(
+            "channel_parser_outbox_topic_entries",
+            "Outbox entries by topic (admin, result:<route>) and state (pending, retrying, "
+            "delivered and failed in the last week)",
+            ["topic", "state"],
+            registry=r,
+        )
         self.set_gate(GateState.OPEN)
         self.storage_up.set(1)
 
@@ -128,9 +136,14 @@ class PrometheusMetrics:
     def delivery(self, topic: str, outcome: str) -> None:
         self.deliveries.labels(topic, outcome).inc()
 
-    def set_outbox(self, pending: int, failed: int) -> None:
+    def set_outbox(
+        self, pending: int, failed: int, by_topic: Mapping[str, TopicStats] | None = None
+    ) -> None:
         self.outbox.labels("pending").set(pending)
         self.outbox.labels("failed").set(failed)
+        for topic, counts in (by_topic or {}).items():
+            for state in ("pending", "retrying", "delivered", "failed"):
+                self.outbox_topics.labels(topic, state).set(getattr(counts, state))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
