@@ -89,7 +89,9 @@ class Route:
             return True
         try:
             return truthy(self.condition.search(record))
-        except JMESPathError as exc:  # e.g. a function given the wrong type: no match
+        except Exception as exc:  # an operator's expression on any record (a function given
+            # the wrong type raises a JMESPathError, or a TypeError from inside jmespath): the
+            # route does not take it, and parsing goes on
             log.warning("route %s: the condition failed on %s/%s: %s", self.name,
                         record.get("channel_id"), record.get("message_id"), exc)  # fmt: skip
             return False
