@@ -217,6 +217,8 @@ def print_post(data: dict[str, Any], console: Console | None = None) -> None:
         )
     if data["parsed_at"] or data["llm_calls"]:
         table.add_row("model", str(data["model"] or "-"))
+        if data.get("profile"):
+            table.add_row("profile", f"{data['profile']} (prompt and schema {data['spec_hash']})")
         table.add_row(
             "tokens",
             f"{data['total_tokens']:,} (prompt {data['prompt_tokens']:,}, completion "
