@@ -104,3 +104,14 @@ def test_llm_schema_names_a_shipped_schema() -> None:
     assert profiles.specs["default"].schema == json.loads(JOB_POST_SCHEMA_FILE.read_text())
     with pytest.raises(ConfigurationError, match="setting LLM_SCHEMA: no shipped schema"):
         parser_profiles(Settings.model_construct(llm_schema="jobz"), load_config_file(None))
+
+
+def test_a_shipped_schema_and_a_schema_file_together_are_one_line() -> None:
+    from channel_parser.bootstrap.settings import load_settings
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(_env_file=None, llm_schema="job_post", llm_schema_file="my.json")
+    assert str(refused.value) == (
+        "settings: LLM_SCHEMA (a shipped schema) and LLM_SCHEMA_FILE (your own) are both set: "
+        "set one of them"
+    )
