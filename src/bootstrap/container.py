@@ -298,7 +298,9 @@ class Container(containers.DeclarativeContainer):
     find_channel = providers.Singleton(FindChannel, channels)
     usage = providers.Singleton(UsageRecorder, state, clock, metrics)
     ingest = providers.Singleton(IngestPost, messages, clock, wakeup.provided.set, edits=edits)
-    import_posts = providers.Singleton(ImportPosts, messages, clock, wakeup.provided.set)
+    import_posts = providers.Singleton(
+        ImportPosts, messages, clock, wakeup.provided.set, edits=edits
+    )
     claim = providers.Singleton(ClaimMessage, messages, channels, state, clock, config)
     process = providers.Singleton(
         ProcessMessage,
@@ -367,7 +369,7 @@ class Container(containers.DeclarativeContainer):
     service = providers.Singleton(
         Service,
         engine=engine,
-        messages=messages,
+        status=status,
         metrics=metrics,
         monitoring=monitoring,
         listener=listener,

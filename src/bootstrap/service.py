@@ -14,8 +14,8 @@ from channel_parser.application.deliveries import Deliveries
 from channel_parser.application.engine import Engine
 from channel_parser.application.errors import StorageError
 from channel_parser.application.ports.notify import NotificationSender
-from channel_parser.application.ports.storage import MessageRepository
 from channel_parser.application.storage_health import StorageHealth
+from channel_parser.application.use_cases.get_status import GetStatus
 from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.bootstrap.app import ServiceStopped
 
@@ -69,7 +69,7 @@ class Service:
     def __init__(
         self,
         engine: Engine,
-        messages: MessageRepository,
+        status: GetStatus,
         metrics: PrometheusMetrics,
         monitoring: MonitoringServer | None,
         listener: TelegramListener | None,
@@ -78,7 +78,7 @@ class Service:
         sender: NotificationSender,
     ) -> None:
         self.engine = engine
-        self._messages = messages
+        self._status = status
         self._metrics = metrics
         self._monitoring = monitoring
         self._listener = listener
@@ -127,7 +127,10 @@ class Service:
         self._background.append(task)
 
     async def _refresh_metrics(self) -> None:
+        """The gauges that come from the store (as `status` reads it), every 15 s."""
         while True:
             with contextlib.suppress(StorageError):
-                self._metrics.set_messages((await self._messages.stats()).by_status)
+                self._metrics.set_status(await self._status())
+            if self._listener is not None:
+                self._metrics.set_listener(self._lease.holding)
             await asyncio.sleep(METRICS_REFRESH_SECONDS)

@@ -507,10 +507,26 @@ class StorageContract:
         assert stats.next_retry_at == at(30)
         assert stats.from_cache == 1
         assert await repo.next_retry_at() == at(30)
+        assert stats.oldest_pending_since == at(8)  # the one pending, stored at 8 s
+        assert stats.oldest_due_seconds(at(38)) == 30  # pending 30 s; retry due 8 s
+        assert stats.oldest_due_seconds(at(20)) == 12  # no retry due yet
+
+    async def test_the_oldest_pending_is_since_it_became_pending(self, stores: Stores) -> None:
+        repo = stores.messages
+        await in_state(repo, 1, 3, T0, REJECTED)  # received first, pending again at 60 s
+        await repo.add(post(1, 1), at(1))
+        await repo.add(post(1, 2), at(5))
+        assert await repo.requeue(at(60), statuses=[MessageStatus.ERROR]) == 1
+        assert (await repo.stats()).oldest_pending_since == at(1)
+        for expected, since in [(MessageKey(1, 3), at(1)), (MessageKey(1, 1), at(5))]:
+            claimed_now = await repo.claim_next("w1", at(61), LEASE)  # oldest received first
+            assert claimed_now is not None and claimed_now.key == expected
+            assert (await repo.stats()).oldest_pending_since == since
 
     async def test_empty_stats(self, stores: Stores) -> None:
         stats = await stores.messages.stats()
         assert stats.total == 0 and stats.retry_histogram == {} and stats.next_retry_at is None
+        assert stats.oldest_pending_since is None and stats.oldest_due_seconds(T0) == 0
         assert set(stats.by_status) == set(MessageStatus)
         assert await stores.messages.next_retry_at() is None
 

@@ -50,8 +50,10 @@ class InMemoryMessageRepository:
             return IngestOutcome.REQUEUED if requeues else IngestOutcome.UPDATED
         return IngestOutcome.UNCHANGED
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
-        return [await self.add(post, now) for post in posts]
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
+        return [await self.add(post, now, edits) for post in posts]
 
     async def get(self, key: MessageKey) -> IncomingMessage | None:
         found = self.messages.get(key)
@@ -137,6 +139,14 @@ class InMemoryMessageRepository:
             errors_by_kind=dict(sorted(errors.items())),
             next_retry_at=await self.next_retry_at(),
             from_cache=cached,
+            oldest_pending_since=min(
+                (
+                    m.updated_at
+                    for m in self.messages.values()
+                    if m.status is MessageStatus.PENDING and m.updated_at is not None
+                ),
+                default=None,
+            ),
         )
 
     async def next_retry_at(self) -> datetime | None:

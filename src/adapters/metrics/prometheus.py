@@ -16,6 +16,7 @@ from prometheus_client import (
 )
 
 from channel_parser.application.ports.outbox import TopicStats
+from channel_parser.application.use_cases.get_status import StatusReport
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message_rules import WAITING
@@ -97,6 +98,29 @@ class PrometheusMetrics:
             ["topic", "state"],
             registry=r,
         )
+        self.oldest_due = Gauge(
+            "channel_parser_oldest_due_seconds",
+            "How long the message waiting longest to be claimed has been claimable",
+            registry=r,
+        )
+        self.outbox_oldest = Gauge(
+            "channel_parser_outbox_oldest_pending_seconds",
+            "Age of the oldest outbox entry not delivered yet (0: none)",
+            registry=r,
+        )
+        self.channel_available = Gauge(
+            "channel_parser_channel_available",
+            "1 when the configured channel can be read, 0 when not",
+            ["channel_id"],
+            registry=r,
+        )
+        self.listener = Gauge(
+            "channel_parser_telegram_listener",
+            "1 while this process holds the Telegram listener lease, 0 while it waits for it "
+            "(absent in a process that runs no listener)",
+            registry=None,  # registered only by a process that runs a listener
+        )
+        self._listener_shown = False
         self.set_gate(GateState.OPEN)
         self.storage_up.set(1)
 
@@ -144,6 +168,24 @@ class PrometheusMetrics:
         for topic, counts in (by_topic or {}).items():
             for state in ("pending", "retrying", "delivered", "failed"):
                 self.outbox_topics.labels(topic, state).set(getattr(counts, state))
+
+    def set_status(self, report: StatusReport) -> None:
+        """The gauges that come from the store, as `status` reads it."""
+        self.set_messages(report.stats.by_status)
+        self.oldest_due.set(report.stats.oldest_due_seconds(report.at))
+        for channel in report.channels:
+            self.channel_available.labels(str(channel.channel_id)).set(int(channel.available))
+        box = report.outbox
+        self.set_outbox(box.pending, box.failed)
+        oldest = box.oldest_pending_at
+        self.outbox_oldest.set(0 if oldest is None else (report.at - oldest).total_seconds())
+
+    def set_listener(self, holding: bool) -> None:
+        """Whether this process holds the Telegram listener lease (it runs a listener)."""
+        if not self._listener_shown:
+            self.registry.register(self.listener)
+            self._listener_shown = True
+        self.listener.set(int(holding))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

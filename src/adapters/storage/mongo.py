@@ -50,6 +50,7 @@ class MongoStorage:
                 tz_aware=True,
                 serverSelectionTimeoutMS=int(server_timeout * 1000),
                 connectTimeoutMS=int(server_timeout * 1000),
+                **durable_writes(uri),
             )
         except Exception as exc:  # a malformed URI: InvalidURI, ConfigurationError, ValueError
             # a bad setting: the CLI prints one line naming it (never the URI: it may hold
@@ -79,6 +80,15 @@ class MongoStorage:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def durable_writes(uri: str) -> dict[str, Any]:
+    """Writes acknowledged by a majority of a replica set (a stored post survives the
+    primary's loss), unless the URI chooses its own write concern (``w=...``)."""
+    options = uri.partition("?")[2].lower().split("&")
+    if any(option.startswith("w=") for option in options):
+        return {}
+    return {"w": "majority"}
 
 
 def hosts_of(uri: str) -> str:

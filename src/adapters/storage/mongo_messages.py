@@ -126,9 +126,11 @@ class MongoMessageRepository:
                     return outcome
         return IngestOutcome.UNCHANGED
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
         """One read of the batch's ids and one insert of the new ones; a post stored before
-        is edited on its own (rare: only a changed text of a post not parsed yet)."""
+        with another text is edited on its own, as *edits* says (rare)."""
         if not posts:
             return []
         ids = [document_id(MessageKey(p.channel_id, p.message_id)) for p in posts]
@@ -155,7 +157,7 @@ class MongoMessageRepository:
                 done.append(known)
                 continue
             # stored before with another text, or by another process meanwhile
-            done.append(await self.add(post, now))
+            done.append(await self.add(post, now, edits))
             raced.discard(doc_id)
         return done
 
@@ -298,6 +300,11 @@ class MongoMessageRepository:
             cached = await self._c.count_documents(
                 {**status_in([MessageStatus.DONE]), "from_cache": True}
             )
+            oldest = await self._c.find_one(
+                {**status_in([MessageStatus.PENDING]), "updated_at": {"$ne": None}},
+                sort=[("updated_at", ASCENDING)],
+                projection={"updated_at": True},
+            )
         return MessageStats(
             by_status=by_status,
             retry_histogram=dict(sorted(histogram.items())),
@@ -305,6 +312,7 @@ class MongoMessageRepository:
             next_retry_at=await self.next_retry_at(),
             from_cache=cached,
             unreadable=unreadable,
+            oldest_pending_since=_time_or_none(None if oldest is None else oldest["updated_at"]),
         )
 
     async def _name_unknown_statuses(self) -> None:
@@ -378,3 +386,8 @@ class MongoMessageRepository:
 def _not_leased() -> Document:
     """IncomingMessage.requeue refuses a leased message (however its status is spelled)."""
     return {"processing_status": {"$nin": list(all_spellings([LEASED]))}}
+
+
+def _time_or_none(value: object) -> datetime | None:
+    """A stored time, or None for one edited by hand into something else."""
+    return value if isinstance(value, datetime) else None

@@ -320,8 +320,18 @@ class SQLiteMessageRepository:
                 "SELECT COUNT(*) FROM incoming_messages "
                 f"WHERE {status_in([MessageStatus.DONE])} AND from_cache = 1"
             ).fetchone()[0]
+            oldest = conn.execute(
+                "SELECT MIN(updated_at) FROM incoming_messages "
+                f"WHERE {status_in([MessageStatus.PENDING])}"
+            ).fetchone()[0]
             return MessageStats(
-                by_status, histogram, errors, _next_retry(conn), cached, unreadable=unreadable
+                by_status,
+                histogram,
+                errors,
+                _next_retry(conn),
+                cached,
+                unreadable=unreadable,
+                oldest_pending_since=_time_or_none(oldest),
             )
 
         return await self._db.run(work, "computing statistics")
@@ -467,7 +477,11 @@ def _next_retry(conn: sqlite3.Connection) -> datetime | None:
     row = conn.execute(
         f"SELECT MIN(retry_after) FROM incoming_messages WHERE {status_in([MessageStatus.RETRY])}"
     ).fetchone()
+    return _time_or_none(row[0])
+
+
+def _time_or_none(value: object) -> datetime | None:
     try:
-        return parse_opt(row[0])
-    except (TypeError, ValueError):  # a retry_after edited by hand into no time: no timer
+        return parse_opt(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a time edited by hand into no time
         return None

@@ -124,6 +124,17 @@ class MessageStats:
     next_retry_at: datetime | None  # the earliest retry_after among RETRY messages
     from_cache: int = 0
     unreadable: int = 0  # documents whose status cannot be read (edited by hand): skipped
+    oldest_pending_since: datetime | None = None  # the earliest updated_at of a PENDING one
+
+    def oldest_due_seconds(self, now: datetime) -> float:
+        """How long the message waiting longest to be claimed has been claimable: a
+        PENDING one since it became so, a RETRY one since its retry_after (0: none)."""
+        since = [
+            moment
+            for moment in (self.oldest_pending_since, self.next_retry_at)
+            if moment is not None and moment <= now
+        ]
+        return max(((now - moment).total_seconds() for moment in since), default=0.0)
 
     @property
     def total(self) -> int:
@@ -139,7 +150,9 @@ class MessageRepository(Protocol):
         queued again: REQUEUED), else kept out (UNCHANGED)."""
         ...
 
-    async def add_many(self, posts: Sequence[NewPost], now: datetime) -> list[IngestOutcome]:
+    async def add_many(
+        self, posts: Sequence[NewPost], now: datetime, edits: EditRule = EDITS_IN_PLACE
+    ) -> list[IngestOutcome]:
         """``add`` for each post, in order, in one go (an import stores batches of them);
         the outcomes in the posts' order."""
         ...

@@ -11,6 +11,7 @@ import attrs
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.storage import IngestOutcome, MessageRepository, NewPost
 from channel_parser.application.use_cases.ingest import is_blank
+from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
 
 BATCH = 500  # posts stored in one go (one transaction on SQLite)
 
@@ -56,11 +57,13 @@ class ImportPosts:
         clock: Clock,
         on_stored: Callable[[], None] | None = None,
         batch: int = BATCH,
+        edits: EditRule = EDITS_IN_PLACE,
     ) -> None:
         self._messages = messages
         self._clock = clock
         self._on_stored = on_stored
         self._batch = batch
+        self._edits = edits  # an edit of a parsed post: kept out, or parsed again
 
     async def __call__(
         self, items: Iterable[ExportItem], progress: Progress | None = None
@@ -97,7 +100,7 @@ class ImportPosts:
         )
 
     async def _store(self, batch: list[NewPost]) -> list[IngestOutcome]:
-        outcomes = await self._messages.add_many(batch, self._clock.now())
+        outcomes = await self._messages.add_many(batch, self._clock.now(), self._edits)
         if self._on_stored is not None and any(o is not IngestOutcome.UNCHANGED for o in outcomes):
             self._on_stored()
         return outcomes

@@ -158,3 +158,12 @@ def test_due_filter_is_the_due_rule() -> None:
             ),
         ]
     }
+
+
+def test_writes_wait_for_a_majority_unless_the_uri_says_otherwise() -> None:
+    from channel_parser.adapters.storage.mongo import durable_writes
+
+    assert durable_writes("mongodb://db1,db2,db3/?replicaSet=rs0") == {"w": "majority"}
+    assert durable_writes("mongodb://u:p@db/") == {"w": "majority"}
+    assert durable_writes("mongodb://db/?replicaSet=rs0&w=1") == {}
+    assert durable_writes("mongodb://db/?W=2&journal=true") == {}

@@ -8,6 +8,7 @@ from channel_parser.adapters.telegram.export import NO_TEXT, SERVICE, UNSUPPORTE
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.application.use_cases.import_posts import ImportPosts, SkippedPost
 from channel_parser.domain.message import MessageKey
+from channel_parser.domain.message_rules import EDITS_IN_PLACE
 from tests.fakes.clock import FakeClock
 from tests.fakes.storage import InMemoryMessageRepository
 
@@ -19,9 +20,9 @@ class CountingRepository(InMemoryMessageRepository):
         super().__init__()
         self.batches: list[int] = []
 
-    async def add_many(self, posts, now):  # type: ignore[no-untyped-def]
+    async def add_many(self, posts, now, edits=EDITS_IN_PLACE):  # type: ignore[no-untyped-def]
         self.batches.append(len(posts))
-        return await super().add_many(posts, now)
+        return await super().add_many(posts, now, edits)
 
 
 def make(batch: int = 500) -> tuple[ImportPosts, CountingRepository, list[int]]:
