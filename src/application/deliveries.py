@@ -100,6 +100,20 @@ class Deliveries:
         self._wake.set()
         return True
 
+    async def keep(self, topic: str, payload: Mapping[str, Any]) -> int:
+        """Keep *payload* for each destination of *topic*, or raise StorageError: for what
+        must never be sent without being kept (results: the caller retries through an
+        outage, ADR 0017). Returns how many entries were kept."""
+        now = self._clock.now()
+        entries = [
+            OutboxEntry(new_entry_id(now), topic, destination, dict(payload), now)
+            for destination in self._senders[topic].destinations
+        ]
+        if entries:
+            await self._outbox.put(entries)
+            self._wake.set()
+        return len(entries)
+
     def _send_detached(self, sender: NotificationSender, entries: list[OutboxEntry]) -> None:
         if len(self._detached) >= MAX_DETACHED:
             log.error("dropped a payload: %d best-effort sends already in flight", MAX_DETACHED)
@@ -226,7 +240,7 @@ class Deliveries:
 
     async def _report(self) -> None:
         stats = await self._outbox.stats()
-        self._metrics.set_outbox(stats.pending, stats.failed)
+        self._metrics.set_outbox(stats.pending, stats.failed, stats.by_topic)
 
     async def _wait(self, seconds: float) -> None:
         waking = asyncio.ensure_future(self._wake.wait())
@@ -239,9 +253,12 @@ class Deliveries:
             self._wake.clear()
 
     async def _close(self) -> None:
-        """Give the lease back, and let best-effort sends end (they have deadlines)."""
+        """Give the lease back, let best-effort sends end (they have deadlines), and close
+        the senders' connections (a later round opens them again)."""
         if self._detached:
             await asyncio.wait(set(self._detached), timeout=15)
+        for sender in self._senders.values():
+            await sender.aclose()
         if self._lease_renewed is not None:
             self._lease_renewed = None
             with contextlib.suppress(StorageError):

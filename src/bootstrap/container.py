@@ -24,6 +24,7 @@ from dependency_injector import containers, providers
 
 from channel_parser.adapters.clock.system import SystemClock
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
+from channel_parser.application.channel_directory import ChannelDirectory
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.deliveries import ADMIN_TOPIC, Deliveries
 from channel_parser.application.engine import Engine
@@ -45,10 +46,14 @@ from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
 from channel_parser.application.use_cases.probe_quota import ProbeQuota
 from channel_parser.application.use_cases.process_message import ProcessMessage
+from channel_parser.application.use_cases.queue_results import QueueResults
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
 from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
 from channel_parser.application.use_cases.resume_parsing import ResumeParsing
 from channel_parser.application.use_cases.show_message import ShowMessage
+from channel_parser.bootstrap.config_file import load_config_file
+from channel_parser.bootstrap.delivery import all_senders, make_routes
+from channel_parser.bootstrap.profiles import parser_profiles
 from channel_parser.bootstrap.service import HealthCheck, Service
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
@@ -62,6 +67,7 @@ from channel_parser.domain.usage import TokenPrices
 if TYPE_CHECKING:
     from channel_parser.adapters.http.monitoring import MonitoringServer
     from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
+    from channel_parser.adapters.llm.profiles import LoadedProfiles
     from channel_parser.adapters.telegram.listener import TelegramListener
 
 
@@ -113,10 +119,12 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
         yield opened
 
 
-async def open_parser(settings: Settings, clock: Clock) -> AsyncIterator[OpenAICompatibleParser]:
+async def open_parser(
+    settings: Settings, clock: Clock, profiles: LoadedProfiles
+) -> AsyncIterator[OpenAICompatibleParser]:
     from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 
-    parser = OpenAICompatibleParser.from_settings(settings, now=clock.now)
+    parser = OpenAICompatibleParser.from_settings(settings, now=clock.now, profiles=profiles)
     try:
         yield parser
     finally:
@@ -240,6 +248,8 @@ class Container(containers.DeclarativeContainer):
     wakeup = providers.Singleton(asyncio.Event)  # a stored post wakes the local worker
     edits = providers.Singleton(edit_rule, settings)
     prices = providers.Singleton(token_prices, settings)
+    config_file = providers.Singleton(load_config_file, settings.provided.config_file)
+    profiles = providers.Singleton(parser_profiles, settings, config_file)
 
     # -- gateways ---------------------------------------------------------------------
     stores = providers.Resource(open_stores, settings)
@@ -248,12 +258,19 @@ class Container(containers.DeclarativeContainer):
     channels = stores.provided.channels
     state = stores.provided.state
     outbox = stores.provided.outbox
-    parser = providers.Resource(open_parser, settings, clock)
+    parser = providers.Resource(open_parser, settings, clock, profiles)
     notifier = providers.Resource(open_notifier, settings)  # the admins' NotificationSender
 
     # -- use cases --------------------------------------------------------------------
+    routes = providers.Singleton(make_routes, settings, config_file)  # results delivered
     deliveries = providers.Singleton(
-        Deliveries, outbox, state, providers.Dict({ADMIN_TOPIC: notifier}), clock, metrics, owner
+        Deliveries,
+        outbox,
+        state,
+        providers.Callable(all_senders, ADMIN_TOPIC, notifier, routes),
+        clock,
+        metrics,
+        owner,
     )
     notify = providers.Singleton(
         NotifyAdmins, state, deliveries, config.provided.throttle, clock, metrics
@@ -262,7 +279,18 @@ class Container(containers.DeclarativeContainer):
         StorageHealth, notify, clock, metrics, config.provided.storage_retry_max
     )
     resume = providers.Singleton(ResumeParsing, messages, state, notify, clock, metrics)
-    requeue = providers.Singleton(RequeueMessages, messages, clock)
+    requeue = providers.Singleton(
+        RequeueMessages, messages, clock, channels, profiles.provided.table
+    )
+    directory = providers.Singleton(ChannelDirectory, channels, clock)
+    queue_results = providers.Singleton(
+        QueueResults,
+        routes.provided.routes,
+        deliveries,
+        directory,
+        health,
+        config.provided.storage_retry_max,
+    )
     reset = providers.Singleton(ResetMessage, messages, clock)
     status = providers.Singleton(GetStatus, messages, channels, state, clock, outbox, prices=prices)
     export = providers.Singleton(ExportResults, messages, channels, clock)
@@ -287,6 +315,8 @@ class Container(containers.DeclarativeContainer):
         config,
         jitter_source=jitter,
         usage=usage,
+        directory=directory,
+        deliver=queue_results,
     )
     recover = providers.Singleton(RecoverStuck, messages, clock)
     probe = providers.Singleton(

@@ -114,7 +114,9 @@ async def run_demo(console: Console, workdir: Path, export: Path = SAMPLE_EXPORT
             f"SQLite in {workdir}, a Z.AI simulator at {sim.base_url} "
             f"(hidden concurrency limit 4, balance {sim.config.balance} calls)."
         )
-        console.print(f"Times are SPEC.md's divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n")
+        console.print(
+            f"Times are those of docs/SPEC.md divided by {SCALE}: backoff 1, 2, 4 … 16 s.\n"
+        )
         imported, stats, learned, usage, example = await run_in(
             container, _import_and_parse, console, contents.items, lambda: sim.top_up(posts)
         )

@@ -80,6 +80,15 @@ def status_as_dict(report: StatusReport) -> dict[str, Any]:
             "oldest_pending_at": _iso(report.outbox.oldest_pending_at),
             "next_attempt_at": _iso(report.outbox.next_attempt_at),
             "last_failure": report.outbox.last_failure,
+            "by_topic": {
+                topic: {
+                    "pending": counts.pending,
+                    "retrying": counts.retrying,
+                    "delivered": counts.delivered,
+                    "failed": counts.failed,
+                }
+                for topic, counts in report.outbox.by_topic.items()
+            },
         },
     }
 
@@ -150,6 +159,15 @@ def print_status(
     console.print(line, markup=False, highlight=False)
     if box["last_failure"]:
         console.print(f"last given up: {box['last_failure']}", markup=False, highlight=False)
+    for topic, counts in box["by_topic"].items():
+        if topic.startswith("result:"):
+            console.print(
+                f"results to route {topic.removeprefix('result:')}: {counts['pending']} pending"
+                f" ({counts['retrying']} failing, being retried), {counts['delivered']} "
+                f"delivered, {counts['failed']} given up",
+                markup=False,
+                highlight=False,
+            )
 
 
 def _channel_line(channel: dict[str, Any]) -> str:
@@ -199,6 +217,8 @@ def print_post(data: dict[str, Any], console: Console | None = None) -> None:
         )
     if data["parsed_at"] or data["llm_calls"]:
         table.add_row("model", str(data["model"] or "-"))
+        if data.get("profile"):
+            table.add_row("profile", f"{data['profile']} (prompt and schema {data['spec_hash']})")
         table.add_row(
             "tokens",
             f"{data['total_tokens']:,} (prompt {data['prompt_tokens']:,}, completion "

@@ -24,6 +24,21 @@ def _seconds(default: float, low: float, high: float) -> Any:
     return Field(default=default, ge=low, le=high, allow_inf_nan=False)
 
 
+def http_url(value: str) -> str:
+    """An http(s) URL with a host and a valid port, checked at start rather than at its
+    first use (ValueError saying what is wrong; never the URL, which may hold a token)."""
+    try:
+        url = urllib.parse.urlsplit(value)
+        port = url.port  # ValueError when out of range or not a number
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError("port 0 is not a port a server listens on")
+    return value
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -54,6 +69,8 @@ class Settings(BaseSettings):
     llm_timeout: float = _seconds(60.0, 0.1, 3600.0)  # the deadline of one whole call
     llm_prompt_file: Path | None = None  # default: the shipped prompt
     llm_schema_file: Path | None = None  # default: the shipped general post schema
+    llm_schema: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")  # a shipped one
+    config_file: Path | None = None  # profiles (channels -> prompt + schema) and routes
     llm_max_post_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     llm_max_reply_bytes: int = Field(default=1_048_576, ge=1024, le=100_000_000)
     llm_max_result_bytes: int = Field(default=262_144, ge=1024, le=8_000_000)
@@ -93,6 +110,10 @@ class Settings(BaseSettings):
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_bot_api_base: str = "https://api.telegram.org"
 
+    # -- delivery of results ---------------------------------------------------------
+    deliver_webhook_url: SecretStr | None = None  # every parsed post POSTed here (may hold a token)
+    deliver_webhook_secret: SecretStr | None = None  # HMAC-SHA256 signature of each body
+
     # -- the service ---------------------------------------------------------------
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: no HTTP endpoint
@@ -104,18 +125,14 @@ class Settings(BaseSettings):
     @field_validator("admin_bot_api_base")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        """An http(s) URL with a host and a valid port, checked now rather than when the
-        first notification is sent."""
-        try:
-            url = urllib.parse.urlsplit(value)
-            port = url.port  # ValueError when out of range or not a number
-        except ValueError as exc:
-            raise ValueError(f"not a usable URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if port == 0:
-            raise ValueError("port 0 is not a port a server listens on")
-        return value.rstrip("/")
+        return http_url(value).rstrip("/")
+
+    @field_validator("deliver_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            http_url(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -126,6 +143,11 @@ class Settings(BaseSettings):
             )
         if self.backoff_cap_seconds < self.backoff_base_seconds:
             raise ValueError("BACKOFF_CAP_SECONDS must not be below BACKOFF_BASE_SECONDS")
+        if self.llm_schema is not None and self.llm_schema_file is not None:
+            raise ValueError(
+                "LLM_SCHEMA (a shipped schema) and LLM_SCHEMA_FILE (your own) are both set: "
+                "set one of them"
+            )
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
             raise ValueError(
                 "LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK are set together"

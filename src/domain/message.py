@@ -116,6 +116,8 @@ class IncomingMessage:
     usage: LLMUsage = NO_USAGE
     model: str | None = None  # the model that made the result
     parser_fingerprint: str | None = None  # model + prompt + schema it was made under
+    profile: str | None = None  # the profile (prompt and schema) that made it
+    spec_hash: str | None = None  # a short hash of that prompt and schema
     edited_at: datetime | None = attrs.field(default=None, converter=_aware_opt)
 
     @property
@@ -166,6 +168,8 @@ class IncomingMessage:
         from_cache: bool = False,
         model: str | None = None,
         parser_fingerprint: str | None = None,
+        profile: str | None = None,
+        spec_hash: str | None = None,
     ) -> None:
         """Record the parse result (and what made it): PROCESSING → DONE."""
         self._require_lease(owner, "complete")
@@ -175,6 +179,8 @@ class IncomingMessage:
         self.from_cache = from_cache
         self.model = model
         self.parser_fingerprint = parser_fingerprint
+        self.profile = profile
+        self.spec_hash = spec_hash
         self.last_error = None
         self.retry_after = None
         self.done_at = now

@@ -128,6 +128,8 @@ def requeue_changes(now: datetime) -> Changes:
         "usage": NO_USAGE,
         "model": None,
         "parser_fingerprint": None,
+        "profile": None,
+        "spec_hash": None,
         **released_changes(now),
     }
 

@@ -16,12 +16,12 @@ from channel_parser.simulator.replies import (
     NON_JSON_ANSWER,
     SCHEMA_BREAKING_ANSWER,
     completion,
-    parse_result,
     post_text,
     text_key,
     thinking_tokens,
     zai_error,
 )
+from channel_parser.simulator.schema_answers import answer
 from channel_parser.simulator.state import SimulatorState
 
 CHAT_PATHS = (
@@ -130,7 +130,7 @@ class ChatHandler:
             levels = self.state.config.deep_levels
             content = '{"a":' * levels + "1" + "}" * levels
         else:
-            content = json.dumps(parse_result(text), ensure_ascii=False)
+            content = json.dumps(answer(body, text), ensure_ascii=False)
         prompt_chars = len(json.dumps(body.get("messages"), ensure_ascii=False))
         # A scripted answer is served whole, whatever bound was asked (a provider that
         # ignores it): the client's own guards must meet it.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from channel_parser.application.ports.outbox import OutboxStats
+from channel_parser.application.ports.outbox import OutboxStats, TopicStats
 from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.outbox import DeliveryStatus, OutboxEntry
 
@@ -115,6 +115,7 @@ class OutboxContract:
         outbox = stores.outbox
         assert await outbox.stats() == OutboxStats()
         await outbox.put([entry(1, "111"), entry(2, "111"), entry(3, "222"), entry(4, "333")])
+        await outbox.put([entry(5, "jobs", topic="result:jobs")])
         first = await outbox.get("e0001")
         assert first is not None
         first.delivered(at(10))
@@ -128,13 +129,17 @@ class OutboxContract:
         failed.give_up("Forbidden: bot was blocked by the user", at(20))
         await outbox.save(failed)
         assert await outbox.stats() == OutboxStats(
-            pending=2,
+            pending=3,
             delivered=1,
             failed=1,
             oldest_pending_at=at(2),
             next_attempt_at=at(300),
             last_failure="333: Forbidden: bot was blocked by the user",
             retrying=1,
+            by_topic={
+                "admin": TopicStats(pending=2, delivered=1, failed=1, retrying=1),
+                "result:jobs": TopicStats(pending=1),
+            },
         )
 
     async def test_purge_forgets_only_old_finished_entries(self, stores: Stores) -> None:

@@ -18,6 +18,7 @@ from channel_parser.application.ports.storage import (
     MessageRepository,
     NewPost,
     SlotTaken,
+    StaleResults,
 )
 from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.backoff import BackoffPolicy
@@ -141,7 +142,9 @@ class StorageContract:
         repo = stores.messages
         msg = await claimed(repo, 1, 10, T0)
         msg.spend("w1", LLMUsage(100, 20, 1, 0.5))
-        msg.succeed("w1", {"title": "open"}, at(1), model="glm-4.6", parser_fingerprint="f1")
+        msg.succeed(
+            "w1", {"title": "open"}, at(1), model="glm-4.6", parser_fingerprint="f1", profile="p"
+        )
         assert await repo.save(msg, "w1")
         edited = post(1, 10, "vacancy closed")
         assert await repo.add(edited, at(60), EDITS_REPARSED) is IngestOutcome.REQUEUED
@@ -153,7 +156,7 @@ class StorageContract:
             at(60),
         )
         assert got.result is None and got.done_at is None and got.usage == NO_USAGE
-        assert got.model is None and got.parser_fingerprint is None
+        assert got.model is None and got.parser_fingerprint is None and got.profile is None
         assert got.received_at == T0 and got.posted_at == at(-60)
         assert await repo.add(edited, at(61), EDITS_REPARSED) is IngestOutcome.UNCHANGED
         again = await repo.claim_next("w2", at(62), LEASE)
@@ -314,12 +317,21 @@ class StorageContract:
         msg = await repo.claim_next("w1", at(40), LEASE)
         assert msg is not None and msg.usage == LLMUsage(calls=1, seconds=0.25)
         msg.spend("w1", LLMUsage(1200, 150, 2, 3.5))
-        msg.succeed("w1", {"t": 1}, at(41), model="glm-4.6", parser_fingerprint="9f86d081")
+        msg.succeed(
+            "w1",
+            {"t": 1},
+            at(41),
+            model="glm-4.6",
+            parser_fingerprint="9f86d081",
+            profile="jobs",
+            spec_hash="3c59dc048e88",
+        )
         assert await repo.save(msg, "w1")
         got = await repo.get(msg.key)
         assert got is not None
         assert got.usage == LLMUsage(1200, 150, 3, 3.75)
         assert (got.model, got.parser_fingerprint) == ("glm-4.6", "9f86d081")
+        assert (got.profile, got.spec_hash) == ("jobs", "3c59dc048e88")
         assert got.edited_at == at(1) and got.done_at == at(41)
 
     async def test_save_writes_a_retry_with_its_error(self, stores: Stores) -> None:
@@ -407,6 +419,53 @@ class StorageContract:
         assert counts[MessageStatus.PENDING] == 1 and counts[MessageStatus.ERROR] == 1
         assert counts[MessageStatus.PROCESSING] == 1
         assert await repo.requeue(at(6), statuses=[MessageStatus.PROCESSING]) == 0
+
+    async def test_requeue_stale_results_by_the_profile_of_their_channel(
+        self, stores: Stores
+    ) -> None:
+        repo = stores.messages
+        made_under = {
+            (1, 1): "A",  # channel 1 is parsed by the default profile (A)
+            (1, 2): "old",
+            (1, 3): None,  # parsed before fingerprints were recorded
+            (2, 1): "J",  # channel 2 by the profile J
+            (2, 2): "A",
+            (3, 1): "A",
+        }
+        for n, ((channel, message), fingerprint) in enumerate(made_under.items()):
+            msg = await claimed(repo, channel, message, at(n))
+            msg.succeed("w1", {"t": n}, at(n), parser_fingerprint=fingerprint)
+            assert await repo.save(msg, "w1")
+        await in_state(repo, 1, 4, at(10), REJECTED)  # no result: never stale
+        busy = await claimed(repo, 2, 3, at(11))  # being processed: never requeued
+        assert busy.parser_fingerprint is None
+        stale = StaleResults("A", {2: "J"})
+        assert await repo.requeue(at(20), stale=stale) == 3
+        pending = [m.key async for m in repo.iter_matching(MessageFilter(MessageStatus.PENDING))]
+        assert pending == [MessageKey(1, 2), MessageKey(1, 3), MessageKey(2, 2)]
+        assert await repo.requeue(at(21), stale=stale) == 0
+        counts = (await repo.stats()).by_status
+        assert counts[MessageStatus.ERROR] == 1 and counts[MessageStatus.PROCESSING] == 1
+
+    async def test_requeue_within_channels_and_post_times(self, stores: Stores) -> None:
+        repo = stores.messages
+        for channel in (1, 2):
+            for message, posted in ((1, at(-100)), (2, at(100)), (3, None)):
+                await repo.add(NewPost(channel, message, f"post {message}", posted), T0)
+                msg = await repo.claim_next("w1", T0, LEASE)
+                assert msg is not None
+                msg.succeed("w1", {"t": 1}, T0, parser_fingerprint="old")
+                assert await repo.save(msg, "w1")
+        where = MessageFilter(
+            status=MessageStatus.ERROR, channels={2}, posted_from=at(0)
+        )  # its status is ignored
+        assert await repo.requeue(at(1), statuses=[MessageStatus.DONE], where=where) == 1
+        got = await repo.get(MessageKey(2, 2))
+        assert got is not None and got.status is MessageStatus.PENDING
+        stale = StaleResults("new")
+        assert await repo.requeue(at(2), stale=stale, where=MessageFilter(channels={1})) == 3
+        counts = (await repo.stats()).by_status
+        assert counts[MessageStatus.PENDING] == 4 and counts[MessageStatus.DONE] == 2
 
     async def test_reset_one_message_by_hand(self, stores: Stores) -> None:
         repo = stores.messages

@@ -7,7 +7,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.application.ports.llm import (
+    DEFAULT_PROFILE,
+    ParseOutcome,
+    ParseRequest,
+    ParserProfile,
+    ParseSuccess,
+)
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.usage import LLMUsage
 
@@ -45,6 +51,7 @@ class FakeParser:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.gate: asyncio.Event | None = None
+        self.channel_profiles: dict[int, ParserProfile] = {}  # other than the default
 
     @property
     def provider(self) -> str:
@@ -57,6 +64,11 @@ class FakeParser:
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    def profile_for(self, channel_id: int | None, username: str | None = None) -> ParserProfile:
+        if channel_id in self.channel_profiles:
+            return self.channel_profiles[channel_id]
+        return ParserProfile(DEFAULT_PROFILE, self._fingerprint, self._fingerprint[:12])
 
     def script(self, *outcomes: ParseOutcome | Exception) -> None:
         """Queue outcomes for the next calls; an exception is raised by its call."""

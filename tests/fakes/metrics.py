@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from channel_parser.application.ports.outbox import TopicStats
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
@@ -54,5 +55,8 @@ class RecordingMetrics:
     def delivery(self, topic: str, outcome: str) -> None:
         self.deliveries[(topic, outcome)] += 1
 
-    def set_outbox(self, pending: int, failed: int) -> None:
+    def set_outbox(
+        self, pending: int, failed: int, by_topic: Mapping[str, TopicStats] | None = None
+    ) -> None:
         self.outbox = (pending, failed)
+        self.outbox_topics = dict(by_topic or {})

@@ -23,6 +23,7 @@ class RecordingNotifier:
         self.sent: list[str] = []
         self.tries: list[tuple[str, str]] = []  # (destination, text)
         self.delivered: list[tuple[str, str]] = []
+        self.payloads: list[dict[str, Any]] = []  # every payload delivered
         self.queue: deque[DeliveryResult] = deque()
         self.gate: asyncio.Event | None = None
         self.checked = 0
@@ -33,6 +34,9 @@ class RecordingNotifier:
 
     def script(self, *results: DeliveryResult) -> None:
         self.queue.extend(results)
+
+    async def aclose(self) -> None:
+        pass
 
     async def check(self) -> None:
         self.checked += 1
@@ -45,6 +49,7 @@ class RecordingNotifier:
         result = self.queue.popleft() if self.queue else Delivered()
         if isinstance(result, Delivered):
             self.delivered.append((destination, text))
+            self.payloads.append(dict(payload))
             if destination == self._destinations[0]:
                 self.sent.append(text)
         return result

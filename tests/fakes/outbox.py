@@ -6,7 +6,7 @@ import copy
 from collections.abc import Sequence
 from datetime import datetime
 
-from channel_parser.application.ports.outbox import OutboxStats
+from channel_parser.application.ports.outbox import OutboxStats, TopicStats
 from channel_parser.domain.outbox import DeliveryStatus, OutboxEntry, heads
 
 
@@ -50,6 +50,19 @@ class InMemoryOutbox:
             next_attempt_at=min(waits, default=None),
             last_failure=None if latest is None else f"{latest.destination}: {latest.last_error}",
             retrying=sum(1 for e in pending if e.attempts > 0),
+            by_topic={
+                topic: TopicStats(
+                    pending=sum(1 for e in pending if e.topic == topic),
+                    delivered=sum(
+                        1
+                        for e in entries
+                        if e.topic == topic and e.status is DeliveryStatus.DELIVERED
+                    ),
+                    failed=sum(1 for e in failed if e.topic == topic),
+                    retrying=sum(1 for e in pending if e.topic == topic and e.attempts > 0),
+                )
+                for topic in sorted({e.topic for e in entries})
+            },
         )
 
     async def purge(self, finished_before: datetime) -> int:

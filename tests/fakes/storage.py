@@ -18,6 +18,8 @@ from channel_parser.application.ports.storage import (
     MessageStats,
     NewPost,
     SlotTaken,
+    StaleResults,
+    requeue_selects,
 )
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind, NotificationKind
@@ -103,11 +105,14 @@ class InMemoryMessageRepository:
         now: datetime,
         statuses: Collection[MessageStatus] = (),
         kinds: Collection[FailureKind] = (),
+        *,
+        where: MessageFilter | None = None,
+        stale: StaleResults | None = None,
     ) -> int:
         count = 0
         for message in self.messages.values():
-            by_kind = message.last_error is not None and message.last_error.kind in kinds
-            if (message.status in statuses or by_kind) and _requeued(message, now):
+            chosen = requeue_selects(message, statuses, kinds, where, stale)
+            if chosen and _requeued(message, now):
                 count += 1
         return count
 

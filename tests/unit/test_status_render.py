@@ -82,6 +82,7 @@ def test_status_json_has_each_channels_reading_and_the_outbox() -> None:
         "oldest_pending_at": None,
         "next_attempt_at": AT.isoformat(),
         "last_failure": "111: blocked",
+        "by_topic": {},
     }
 
 

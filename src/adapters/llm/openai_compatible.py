@@ -23,17 +23,28 @@ from channel_parser.adapters.llm.bounds import (
 )
 from channel_parser.adapters.llm.classifier import classify_status, error_object, timeout_failure
 from channel_parser.adapters.llm.logs import log_failure
+from channel_parser.adapters.llm.profiles import (
+    LoadedProfiles,
+    default_source,
+    load_profiles,
+    single_profile,
+)
 from channel_parser.adapters.llm.prompting import (
     PromptSpec,
     check_output,
-    load_prompt_spec,
     repair_message,
     user_message,
 )
 from channel_parser.adapters.llm.providers import ProviderConfig, resolve_provider
 from channel_parser.adapters.llm.redact import redact
 from channel_parser.adapters.llm.sdk_errors import failure_from_sdk_error, sdk_error_text
-from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.application.ports.llm import (
+    ParseOutcome,
+    ParseRequest,
+    ParserProfile,
+    ParseSuccess,
+)
+from channel_parser.application.profiles import ProfileTable
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
@@ -70,7 +81,7 @@ class OpenAICompatibleParser:
     def __init__(
         self,
         config: ProviderConfig,
-        spec: PromptSpec,
+        spec: PromptSpec | LoadedProfiles,
         *,
         timeout: float = 60.0,
         max_post_chars: int = 20_000,
@@ -79,7 +90,12 @@ class OpenAICompatibleParser:
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._config = config
-        self._spec = spec
+        # One prompt and schema for every channel, or a profile per channel (config file)
+        self._profiles = (
+            spec if isinstance(spec, LoadedProfiles) else single_profile(spec, config.model)
+        )
+        if self._profiles.model != config.model:
+            raise ValueError("the profiles were loaded for another model")
         self._timeout = timeout
         self._max_post_chars = max_post_chars
         self._max_result_bytes = max_result_bytes
@@ -97,9 +113,13 @@ class OpenAICompatibleParser:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, now: Callable[[], datetime] = _utc_now
+        cls,
+        settings: Any,
+        now: Callable[[], datetime] = _utc_now,
+        profiles: LoadedProfiles | None = None,
     ) -> OpenAICompatibleParser:
-        """Build from ``bootstrap.settings.Settings`` (duck-typed: adapters do not import it)."""
+        """Build from ``bootstrap.settings.Settings`` (duck-typed: adapters do not import it),
+        with *profiles* (None: the settings' prompt and schema for every channel)."""
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         config = resolve_provider(
             settings.llm_provider,
@@ -109,10 +129,11 @@ class OpenAICompatibleParser:
             thinking=getattr(settings, "llm_thinking", None),
             max_output_tokens=getattr(settings, "llm_max_output_tokens", 0),
         )
-        spec = load_prompt_spec(settings.llm_prompt_file, settings.llm_schema_file)
+        if profiles is None:
+            profiles = load_profiles(config.model, default_source(settings))
         return cls(
             config,
-            spec,
+            profiles,
             timeout=settings.llm_timeout,
             max_post_chars=settings.llm_max_post_chars,
             max_reply_bytes=settings.llm_max_reply_bytes,
@@ -130,7 +151,18 @@ class OpenAICompatibleParser:
 
     @property
     def fingerprint(self) -> str:
-        return self._spec.fingerprint(self._config.model)
+        return self._profiles.table.default.fingerprint
+
+    @property
+    def profiles(self) -> ProfileTable:
+        return self._profiles.table
+
+    def profile_for(self, channel_id: int | None, username: str | None = None) -> ParserProfile:
+        return self._profiles.table.for_channel(channel_id, username)
+
+    def _spec_for(self, request: ParseRequest) -> PromptSpec:
+        profile = self.profile_for(request.channel_id, request.context.channel_username)
+        return self._profiles.specs[profile.name]
 
     @property
     def settings_fingerprint(self) -> str:
@@ -140,9 +172,11 @@ class OpenAICompatibleParser:
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     async def parse(self, request: ParseRequest) -> ParseOutcome:
+        spec = self._spec_for(request)
+        post = user_message(request.text, self._max_post_chars, request.context)
         messages: list[Message] = [
-            {"role": "system", "content": self._spec.system_message},
-            {"role": "user", "content": user_message(request.text, self._max_post_chars)},
+            {"role": "system", "content": spec.system_message},
+            {"role": "user", "content": post},
         ]
         problem = ""
         spent = NO_USAGE  # every call of this parse, the repair's too
@@ -151,7 +185,7 @@ class OpenAICompatibleParser:
             if isinstance(reply, LLMFailure):
                 return attrs.evolve(reply, usage=spent + reply.usage)
             spent += reply.usage
-            checked = check_output(reply.content, self._spec.schema, self._spec.validator)
+            checked = check_output(reply.content, spec.schema, spec.validator)
             if isinstance(checked, dict):
                 return self._bounded(checked, request, spent, reply.model or self.model)
             problem = checked

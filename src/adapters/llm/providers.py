@@ -73,6 +73,22 @@ class ProviderConfig:
         return options
 
 
+def _preset(name: str) -> Preset:
+    preset = PRESETS.get(name)
+    if preset is None:
+        known = ", ".join(PRESETS)
+        raise ConfigurationError(f"setting LLM_PROVIDER: unknown provider {name!r} ({known})")
+    return preset
+
+
+def resolve_model(name: str, model: str | None) -> str:
+    """The model calls go to: *model*, else the preset's (no key needed to know it)."""
+    chosen = model or _preset(name).model
+    if not chosen:
+        raise ConfigurationError(f"setting LLM_MODEL: required for provider {name!r}")
+    return chosen
+
+
 def resolve_provider(
     name: str,
     base_url: str | None,
@@ -84,16 +100,11 @@ def resolve_provider(
 ) -> ProviderConfig:
     """Apply the preset of *name*; explicit values win (*thinking* None: the preset's).
     Raises ConfigurationError naming the setting that is missing or does not fit."""
-    preset = PRESETS.get(name)
-    if preset is None:
-        known = ", ".join(PRESETS)
-        raise ConfigurationError(f"setting LLM_PROVIDER: unknown provider {name!r} ({known})")
+    preset = _preset(name)
     url = base_url or preset.base_url
-    chosen_model = model or preset.model
     if not url:
         raise ConfigurationError(f"setting LLM_BASE_URL: required for provider {name!r}")
-    if not chosen_model:
-        raise ConfigurationError(f"setting LLM_MODEL: required for provider {name!r}")
+    chosen_model = resolve_model(name, model)
     if not api_key:
         raise ConfigurationError(f"setting LLM_API_KEY: required for provider {name!r}")
     chosen_thinking = thinking or preset.thinking

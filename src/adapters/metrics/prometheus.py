@@ -15,6 +15,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from channel_parser.application.ports.outbox import TopicStats
 from channel_parser.application.use_cases.get_status import StatusReport
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
@@ -90,6 +91,13 @@ class PrometheusMetrics:
             ["status"],
             registry=r,
         )
+        self.outbox_topics = Gauge(
+            "channel_parser_outbox_topic_entries",
+            "Outbox entries by topic (admin, result:<route>) and state (pending, retrying, "
+            "delivered and failed in the last week)",
+            ["topic", "state"],
+            registry=r,
+        )
         self.oldest_due = Gauge(
             "channel_parser_oldest_due_seconds",
             "How long the message waiting longest to be claimed has been claimable",
@@ -152,9 +160,14 @@ class PrometheusMetrics:
     def delivery(self, topic: str, outcome: str) -> None:
         self.deliveries.labels(topic, outcome).inc()
 
-    def set_outbox(self, pending: int, failed: int) -> None:
+    def set_outbox(
+        self, pending: int, failed: int, by_topic: Mapping[str, TopicStats] | None = None
+    ) -> None:
         self.outbox.labels("pending").set(pending)
         self.outbox.labels("failed").set(failed)
+        for topic, counts in (by_topic or {}).items():
+            for state in ("pending", "retrying", "delivered", "failed"):
+                self.outbox_topics.labels(topic, state).set(getattr(counts, state))
 
     def set_status(self, report: StatusReport) -> None:
         """The gauges that come from the store, as `status` reads it."""

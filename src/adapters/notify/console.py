@@ -27,6 +27,9 @@ class ConsoleNotifier:
     def destinations(self) -> Sequence[str]:
         return ["console"]
 
+    async def aclose(self) -> None:
+        """Nothing is opened."""
+
     async def check(self) -> None:
         """Nothing to check: a console is always there."""
 

@@ -44,7 +44,7 @@ class TelegramBotNotifier:
     def __init__(
         self,
         token: str,
-        chat_ids: Sequence[int],
+        chat_ids: Sequence[int | str],  # a chat id, or a channel's @username
         *,
         api_base: str = "https://api.telegram.org",
         timeout: float = 10.0,

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from channel_parser.application.ports.storage import MessageFilter
+from channel_parser.application.ports.storage import MessageFilter, StaleResults
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import ErrorInfo, IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import DUE, Changes, DueRule
@@ -39,6 +39,8 @@ STATE_FIELDS = (
     "model",
     "parser_fingerprint",
     "edited_at",
+    "profile",
+    "spec_hash",
 )
 
 
@@ -176,6 +178,8 @@ def from_document(doc: dict[str, Any]) -> IncomingMessage:
         model=doc.get("model"),
         parser_fingerprint=doc.get("parser_fingerprint"),
         edited_at=doc.get("edited_at"),
+        profile=doc.get("profile"),
+        spec_hash=doc.get("spec_hash"),
     )
 
 
@@ -208,6 +212,23 @@ def due_filter(now: datetime, rule: DueRule = DUE) -> dict[str, Any]:
             ),
         ]
     }
+
+
+def stale_filter(stale: StaleResults) -> dict[str, Any]:
+    """StaleResults.matches as a MongoDB filter: DONE, and the fingerprint is not the one of
+    the channel's profile (``$ne`` matches a document without one too)."""
+    groups: dict[str, list[int]] = {}
+    for channel, fingerprint in stale.by_channel.items():
+        groups.setdefault(fingerprint, []).append(channel)
+    listed = sorted(stale.by_channel)
+    per_profile = [
+        {"channel_id": {"$in": sorted(channels)}, "parser_fingerprint": {"$ne": fingerprint}}
+        for fingerprint, channels in sorted(groups.items())
+    ]
+    others: dict[str, Any] = {"parser_fingerprint": {"$ne": stale.fingerprint}}
+    if listed:
+        others["channel_id"] = {"$nin": listed}
+    return {"$and": [status_in([MessageStatus.DONE]), {"$or": [*per_profile, others]}]}
 
 
 def filter_document(where: MessageFilter) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -23,6 +24,7 @@ from channel_parser.adapters.storage.mongo_documents import (
     filter_document,
     from_document,
     key_filter,
+    stale_filter,
     state_update,
     status_field,
     status_in,
@@ -35,6 +37,7 @@ from channel_parser.application.ports.storage import (
     MessageFilter,
     MessageStats,
     NewPost,
+    StaleResults,
 )
 from channel_parser.domain.failures import FailureKind
 from channel_parser.domain.message import IncomingMessage, MessageKey
@@ -237,16 +240,22 @@ class MongoMessageRepository:
         now: datetime,
         statuses: Collection[MessageStatus] = (),
         kinds: Collection[FailureKind] = (),
+        *,
+        where: MessageFilter | None = None,
+        stale: StaleResults | None = None,
     ) -> int:
         chosen: list[Document] = []
         if statuses:
             chosen.append(status_in(statuses))
         if kinds:
             chosen.append({"last_error.kind": {"$in": [str(k) for k in kinds]}})
+        if stale is not None:
+            chosen.append(stale_filter(stale))
         if not chosen:
             return 0
         # IncomingMessage.requeue refuses a leased message.
-        query = {"$and": [_not_leased(), {"$or": chosen}]}
+        within = filter_document(attrs.evolve(where or MessageFilter(), status=None))
+        query = {"$and": [_not_leased(), {"$or": chosen}, within]}
         with translated("requeueing messages"):
             result = await self._c.update_many(query, changes_update(requeue_changes(now)))
         return result.matched_count

@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from channel_parser.adapters.storage.mongo_errors import translated
-from channel_parser.application.ports.outbox import OutboxStats
+from channel_parser.application.ports.outbox import OutboxStats, TopicStats
 from channel_parser.domain.outbox import DeliveryStatus, OutboxEntry
 
 Document = dict[str, Any]
@@ -115,6 +115,21 @@ class MongoOutbox:
                 {**pending, "next_attempt_at": {"$ne": None}}, sort=[("next_attempt_at", ASCENDING)]
             )
             retrying = await self._c.count_documents({**pending, "attempts": {"$gt": 0}})
+            by_topic = {}
+            for topic in sorted(await self._c.distinct("topic")):
+                of = {"topic": topic}
+                by_topic[str(topic)] = TopicStats(
+                    pending=await self._c.count_documents({**of, **pending}),
+                    delivered=await self._c.count_documents(
+                        {**of, "status": str(DeliveryStatus.DELIVERED)}
+                    ),
+                    failed=await self._c.count_documents(
+                        {**of, "status": str(DeliveryStatus.FAILED)}
+                    ),
+                    retrying=await self._c.count_documents(
+                        {**of, **pending, "attempts": {"$gt": 0}}
+                    ),
+                )
             failure = await self._c.find_one(
                 {"status": str(DeliveryStatus.FAILED)},
                 sort=[("finished_at", DESCENDING), ("_id", DESCENDING)],
@@ -129,6 +144,7 @@ class MongoOutbox:
             if failure is None
             else f"{failure['destination']}: {failure.get('last_error')}",
             retrying=retrying,
+            by_topic=by_topic,
         )
 
     async def purge(self, finished_before: datetime) -> int:

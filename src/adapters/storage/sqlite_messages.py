@@ -37,6 +37,8 @@ from channel_parser.application.ports.storage import (
     MessageFilter,
     MessageStats,
     NewPost,
+    StaleResults,
+    requeue_selects,
 )
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind
@@ -229,25 +231,36 @@ class SQLiteMessageRepository:
         now: datetime,
         statuses: Collection[MessageStatus] = (),
         kinds: Collection[FailureKind] = (),
+        *,
+        where: MessageFilter | None = None,
+        stale: StaleResults | None = None,
     ) -> int:
-        if not statuses and not kinds:
+        if not statuses and not kinds and stale is None:
             return 0
-        chosen = _named("s", all_spellings(statuses))
+        # The rows of the statuses (a stale result is DONE) and kinds, within *where*; each
+        # row read is then checked by requeue_selects, the one statement of the rule.
+        wanted = {*statuses, MessageStatus.DONE} if stale is not None else set(statuses)
+        chosen = _named("s", all_spellings(wanted))
         by_kind = _named("k", [str(k) for k in kinds])
+        within, within_args = filter_condition(attrs.evolve(where or MessageFilter(), status=None))
         sql = (
             "SELECT * FROM incoming_messages WHERE (channel_id, message_id) > (:after_c, :after_m) "
             f"AND {NOT_LEASED} AND (processing_status IN ({_marks(chosen)}) "
-            f"OR error_kind IN ({_marks(by_kind)})) ORDER BY channel_id, message_id LIMIT {_PAGE}"
+            f"OR error_kind IN ({_marks(by_kind)})) AND {within} "
+            f"ORDER BY channel_id, message_id LIMIT {_PAGE}"
         )
 
         def work(conn: sqlite3.Connection) -> int:
             count = 0
             after = {"after_c": -(2**63), "after_m": -(2**63)}
             with immediate(conn):  # pages by key: a bounded memory, one transaction
-                while rows := conn.execute(sql, {**after, **chosen, **by_kind}).fetchall():
+                args = {**chosen, **by_kind, **within_args}
+                while rows := conn.execute(sql, {**after, **args}).fetchall():
                     for row in rows:
                         message = self._read(row)
-                        if message is not None:
+                        if message is not None and requeue_selects(
+                            message, statuses, kinds, where, stale
+                        ):
                             message.requeue(now)
                             _rewrite(conn, message)
                             count += 1

@@ -23,6 +23,9 @@ ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("model", "TEXT"),
         ("parser_fingerprint", "TEXT"),
         ("edited_at", "TEXT"),
+        # the profile (prompt and schema) that made the result, and their short hash
+        ("profile", "TEXT"),
+        ("spec_hash", "TEXT"),
     ],
     "channels": [
         ("username", "TEXT"),

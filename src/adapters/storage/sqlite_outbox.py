@@ -15,7 +15,7 @@ from channel_parser.adapters.storage.sqlite_db import (
     immediate,
     parse_opt,
 )
-from channel_parser.application.ports.outbox import OutboxStats
+from channel_parser.application.ports.outbox import OutboxStats, TopicStats
 from channel_parser.domain.outbox import DeliveryStatus, OutboxEntry
 
 _COLUMNS = (
@@ -122,7 +122,17 @@ class SQLiteOutbox:
                 "ORDER BY finished_at DESC, entry_id DESC LIMIT 1",
                 (str(DeliveryStatus.FAILED),),
             ).fetchone()
+            by_topic: dict[str, dict[str, int]] = {}
+            for topic, status, count, tried in conn.execute(
+                "SELECT topic, status, COUNT(*), COALESCE(SUM(attempts > 0), 0) FROM outbox "
+                "GROUP BY topic, status"
+            ):
+                counts_of = by_topic.setdefault(topic, {})
+                counts_of[status] = count
+                if status == str(DeliveryStatus.PENDING):
+                    counts_of["retrying"] = tried
             return OutboxStats(
+                by_topic={topic: _topic_stats(c) for topic, c in sorted(by_topic.items())},
                 pending=counts.get(str(DeliveryStatus.PENDING), 0),
                 delivered=counts.get(str(DeliveryStatus.DELIVERED), 0),
                 failed=counts.get(str(DeliveryStatus.FAILED), 0),
@@ -143,3 +153,12 @@ class SQLiteOutbox:
                 ).rowcount
 
         return await self._db.run(work, "purging the outbox")
+
+
+def _topic_stats(counts: dict[str, int]) -> TopicStats:
+    return TopicStats(
+        pending=counts.get(str(DeliveryStatus.PENDING), 0),
+        delivered=counts.get(str(DeliveryStatus.DELIVERED), 0),
+        failed=counts.get(str(DeliveryStatus.FAILED), 0),
+        retrying=counts.get("retrying", 0),
+    )

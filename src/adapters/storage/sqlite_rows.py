@@ -44,6 +44,8 @@ COLUMNS = (
     "model",
     "parser_fingerprint",
     "edited_at",
+    "profile",
+    "spec_hash",
 )
 # What save() writes: everything but the identity, the text and the arrival times.
 STATE_COLUMNS = COLUMNS[5:]
@@ -91,6 +93,8 @@ def to_row(message: IncomingMessage) -> dict[str, Any]:
         "model": message.model,
         "parser_fingerprint": message.parser_fingerprint,
         "edited_at": fmt_opt(message.edited_at),
+        "profile": message.profile,
+        "spec_hash": message.spec_hash,
     }
 
 
@@ -130,4 +134,6 @@ def from_row(row: sqlite3.Row) -> IncomingMessage:
         model=row["model"],
         parser_fingerprint=row["parser_fingerprint"],
         edited_at=parse_opt(row["edited_at"]),
+        profile=row["profile"],
+        spec_hash=row["spec_hash"],
     )

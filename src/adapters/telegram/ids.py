@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-CHANNEL_MARK = 1_000_000_000_000  # -100… ids: -(CHANNEL_MARK + bare id)
+from channel_parser.domain.channels import CHANNEL_MARK
+
+__all__ = ["CHANNEL_MARK", "mark_channel", "mark_chat", "parse_from_id"]
 
 BROADCAST_TYPES = frozenset({"public_channel", "private_channel"})
 SUPERGROUP_TYPES = frozenset({"public_supergroup", "private_supergroup"})

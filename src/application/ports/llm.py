@@ -1,7 +1,12 @@
-"""The LLM parser port: a post's text in, a schema-valid JSON object or a classified failure out."""
+"""The LLM parser port: a post's text in, a schema-valid JSON object or a classified failure out.
+
+A post is parsed under the profile of its channel (the prompt and schema an operator gave
+that channel; the default profile for every other): ``profile_for`` names it before the
+call, so that the parse cache and the recorded result carry it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
@@ -9,11 +14,35 @@ import attrs
 from channel_parser.domain.failures import LLMFailure
 from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
+DEFAULT_PROFILE = "default"  # the profile of the environment's settings
+
+
+@attrs.frozen
+class PostContext:
+    """What the LLM is told about a post besides its text, as data apart from the text:
+    when it was posted and where (so that "until Friday" or "today's price" can be
+    resolved). Every part may be unknown (None)."""
+
+    posted_at: datetime | None = None
+    channel_title: str | None = None
+    channel_username: str | None = None  # without the @
+
 
 @attrs.frozen
 class ParseRequest:
     text: str
     message_ref: str = ""  # for logs: "channel/message" of the post being parsed
+    channel_id: int | None = None  # picks the profile (None: the default profile)
+    context: PostContext = PostContext()
+
+
+@attrs.frozen
+class ParserProfile:
+    """A prompt and schema a post is parsed under."""
+
+    name: str  # DEFAULT_PROFILE, or a profile of the config file
+    fingerprint: str  # model + prompt + schema: equal fingerprints give reusable results
+    spec_hash: str  # prompt + schema only, short: recorded with each result
 
 
 @attrs.frozen
@@ -41,7 +70,12 @@ class LLMParser(Protocol):
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the prompt, schema and model: equal fingerprints give reusable results."""
+        """The default profile's fingerprint (prompt, schema and model)."""
+        ...
+
+    def profile_for(self, channel_id: int | None, username: str | None = None) -> ParserProfile:
+        """The profile that parses posts of the channel (by its id or @username, without
+        the @); the default profile for a channel no profile names."""
         ...
 
     @property

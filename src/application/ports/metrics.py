@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from channel_parser.application.ports.outbox import TopicStats
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
@@ -40,6 +41,9 @@ class Metrics(Protocol):
         """One try of an outbox entry: *outcome* is delivered, retry or failed."""
         ...
 
-    def set_outbox(self, pending: int, failed: int) -> None:
-        """Outbox entries waiting to be delivered, and given up (kept for a week)."""
+    def set_outbox(
+        self, pending: int, failed: int, by_topic: Mapping[str, TopicStats] | None = None
+    ) -> None:
+        """Outbox entries waiting to be delivered, and given up (kept for a week); the
+        same per topic (``admin``, ``result:<route>``) with the delivered ones."""
         ...

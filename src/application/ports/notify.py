@@ -53,3 +53,7 @@ class NotificationSender(Protocol):
         """At the start of the service: raise ConfigurationError (one line naming the
         setting) when the sender can never work, e.g. a bot token the Bot API refuses."""
         ...
+
+    async def aclose(self) -> None:
+        """Close what the tries opened (connections); a later try opens them again."""
+        ...

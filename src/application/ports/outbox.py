@@ -18,6 +18,16 @@ from channel_parser.domain.outbox import OutboxEntry
 
 
 @attrs.frozen
+class TopicStats:
+    """One topic's entries (``admin``; ``result:<route>`` for each delivery route)."""
+
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0  # pending entries that failed at least once
+
+
+@attrs.frozen
 class OutboxStats:
     pending: int = 0
     delivered: int = 0  # since the last purge (kept for a week)
@@ -26,6 +36,7 @@ class OutboxStats:
     next_attempt_at: datetime | None = None  # the earliest retry time of an entry that waits
     last_failure: str | None = None  # "destination: error" of the latest entry given up
     retrying: int = 0  # pending entries that failed at least once
+    by_topic: dict[str, TopicStats] = attrs.field(factory=dict)  # the same, per topic
 
 
 class Outbox(Protocol):

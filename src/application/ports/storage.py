@@ -7,7 +7,7 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -79,6 +79,39 @@ class MessageFilter:
         if self.posted_from is not None and (posted is None or posted < self.posted_from):
             return False
         return self.posted_until is None or (posted is not None and posted < self.posted_until)
+
+
+@attrs.frozen(eq=False)
+class StaleResults:
+    """Parsed results made under another fingerprint (model, prompt and schema) than the
+    profile of their channel now has: what ``requeue --schema-changed`` parses again. A
+    result that recorded no fingerprint counts as stale."""
+
+    fingerprint: str  # the default profile's: every channel not in *by_channel*
+    by_channel: Mapping[int, str] = attrs.field(factory=dict)  # channel -> its profile's
+
+    def fingerprint_of(self, channel_id: int) -> str:
+        return self.by_channel.get(channel_id, self.fingerprint)
+
+    def matches(self, message: IncomingMessage) -> bool:
+        return message.status is MessageStatus.DONE and (
+            message.parser_fingerprint != self.fingerprint_of(message.channel_id)
+        )
+
+
+def requeue_selects(
+    message: IncomingMessage,
+    statuses: Collection[MessageStatus] = (),
+    kinds: Collection[FailureKind] = (),
+    where: MessageFilter | None = None,
+    stale: StaleResults | None = None,
+) -> bool:
+    """What ``MessageRepository.requeue`` selects, as Python (the in-memory store checks
+    it; SQLite checks each row it reads by it; MongoDB translates it)."""
+    by_kind = message.last_error is not None and message.last_error.kind in kinds
+    chosen = message.status in statuses or by_kind or (stale is not None and stale.matches(message))
+    within = where is None or attrs.evolve(where, status=None).matches(message)
+    return chosen and within and message.status is not MessageStatus.PROCESSING
 
 
 @attrs.frozen
@@ -153,9 +186,14 @@ class MessageRepository(Protocol):
         now: datetime,
         statuses: Collection[MessageStatus] = (),
         kinds: Collection[FailureKind] = (),
+        *,
+        where: MessageFilter | None = None,
+        stale: StaleResults | None = None,
     ) -> int:
-        """Back to PENDING (retry_count removed) every message in one of *statuses* or
-        whose last error is of one of *kinds*; never one being processed."""
+        """Back to PENDING (retry_count removed) every message in one of *statuses*, whose
+        last error is of one of *kinds*, or (*stale*) parsed under another fingerprint than
+        its channel's; within *where*'s channels and post times (its status is ignored);
+        never one being processed (``requeue_selects``)."""
         ...
 
     async def reset(self, key: MessageKey, now: datetime) -> bool:

@@ -18,16 +18,24 @@ from typing import Any
 import attrs
 
 from channel_parser.application import notifications
+from channel_parser.application.channel_directory import ChannelDirectory
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
 from channel_parser.application.fingerprint import parse_fingerprint
 from channel_parser.application.ports.clock import Clock
-from channel_parser.application.ports.llm import LLMParser, ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.application.ports.llm import (
+    LLMParser,
+    ParseOutcome,
+    ParseRequest,
+    ParseSuccess,
+    PostContext,
+)
 from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import MessageRepository, ParseCache, ServiceState
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.usage import UsageRecorder
 from channel_parser.application.use_cases.notify_admins import NotifyAdmins
+from channel_parser.application.use_cases.queue_results import QueueResults
 from channel_parser.domain.failures import FailureKind, GateAction, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.message import IncomingMessage, RetryScheduled
@@ -60,6 +68,8 @@ class ProcessMessage:
         config: EngineConfig,
         jitter_source: Callable[[], float] = random.random,
         usage: UsageRecorder | None = None,
+        directory: ChannelDirectory | None = None,
+        deliver: QueueResults | None = None,
     ) -> None:
         self._messages = messages
         self._cache = cache
@@ -72,6 +82,8 @@ class ProcessMessage:
         self._config = config
         self._jitter_source = jitter_source
         self._usage = usage or UsageRecorder(state, clock, metrics)
+        self._directory = directory  # None: posts are parsed without their channel's details
+        self._deliver = deliver  # None: results are not delivered anywhere
 
     async def __call__(
         self,
@@ -97,35 +109,33 @@ class ProcessMessage:
         owner: str,
         call_ended: Callable[[ParseOutcome], Awaitable[None]] | None,
     ) -> Processed:
-        fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
+        request = await self._request(message)
+        profile = self._parser.profile_for(message.channel_id, request.context.channel_username)
+        fingerprint = parse_fingerprint(profile.fingerprint, message.text)
         cached = await self._cached(fingerprint)
-        model, made_under = self._parser.model, self._parser.fingerprint
+        model = self._parser.model
+        made_by: dict[str, Any] = {
+            "parser_fingerprint": profile.fingerprint,
+            "profile": profile.name,
+            "spec_hash": profile.spec_hash,
+        }
         if cached is not None:  # no call: nothing spent (made under the same fingerprint)
             message.succeed(
-                owner,
-                cached,
-                self._clock.now(),
-                from_cache=True,
-                model=model,
-                parser_fingerprint=made_under,
+                owner, cached, self._clock.now(), from_cache=True, model=model, **made_by
             )
+            await self._queue_result(message)
             saved = await self._save(message, owner)
             self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
-        outcome, usage = await self._call_llm(message, owner)
+        outcome, usage = await self._call_llm(request, message, owner)
         if call_ended is not None:
             await call_ended(outcome)
         now = self._clock.now()
         message.spend(owner, usage)
         if isinstance(outcome, ParseSuccess):
-            message.succeed(
-                owner,
-                outcome.data,
-                now,
-                model=outcome.model or model,
-                parser_fingerprint=made_under,
-            )
+            message.succeed(owner, outcome.data, now, model=outcome.model or model, **made_by)
+            await self._queue_result(message)
             saved = await self._save(message, owner)
             await self._usage(usage)
             await self._remember(fingerprint, outcome.data)
@@ -184,8 +194,20 @@ class ProcessMessage:
             log.info("message %s: no longer held; the internal error is not recorded", claimed.key)
         return Processed(claimed.status, failure, retry, saved=saved)
 
+    async def _request(self, message: IncomingMessage) -> ParseRequest:
+        """The post, its channel and when it was posted: what the parser is given."""
+        channel = None
+        if self._directory is not None:
+            channel = await self._directory.get(message.channel_id)
+        context = PostContext(
+            posted_at=message.posted_at,
+            channel_title=None if channel is None else channel.title,
+            channel_username=None if channel is None else channel.username,
+        )
+        return ParseRequest(message.text, str(message.key), message.channel_id, context)
+
     async def _call_llm(
-        self, message: IncomingMessage, owner: str
+        self, request: ParseRequest, message: IncomingMessage, owner: str
     ) -> tuple[ParseOutcome, LLMUsage]:
         """The call, with the message's lease renewed while it runs; its usage, timed. The
         parser's own exceptions (a bug) come back as an internal error."""
@@ -193,7 +215,7 @@ class ProcessMessage:
         renewing = asyncio.create_task(self._renew_lease(message, owner))
         try:
             try:
-                outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+                outcome = await self._parser.parse(request)
             except Exception as exc:
                 log.error(
                     "message %s: the LLM parser raised %s: %s",
@@ -225,6 +247,13 @@ class ProcessMessage:
                     return
             except StorageError as exc:
                 log.warning("message %s: could not renew the lease: %s", message.key, exc)
+
+    async def _queue_result(self, message: IncomingMessage) -> None:
+        """Into the outbox for its routes, just before the save (ADR 0017): a crash between
+        the two parses the post again and delivers it again; a saved result is never left
+        undelivered. A storage outage longer than the limit raises, like the save."""
+        if self._deliver is not None:
+            await self._deliver(message)
 
     async def _save(self, message: IncomingMessage, owner: str) -> bool:
         """Save, riding out a short storage outage; re-raises when it lasts too long

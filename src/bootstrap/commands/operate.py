@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -17,6 +18,7 @@ from channel_parser.domain.status import MessageStatus
 if TYPE_CHECKING:
     from channel_parser.application.deliveries import Deliveries
     from channel_parser.application.engine import Engine
+    from channel_parser.application.use_cases.find_channel import FindChannel
     from channel_parser.application.use_cases.get_status import GetStatus, StatusReport
     from channel_parser.application.use_cases.requeue import RequeueMessages, ResetMessage
     from channel_parser.application.use_cases.resume_parsing import Resumed, ResumeParsing
@@ -55,9 +57,17 @@ async def _process(
 async def _requeue(
     statuses: list[MessageStatus],
     kinds: list[FailureKind],
+    channels: tuple[str, ...],
+    since: datetime | None,
+    schema_changed: bool,
     requeue: RequeueMessages = Provide["requeue"],
+    find: FindChannel = Provide["find_channel"],
 ) -> int:
-    return await requeue(statuses, kinds)
+    from channel_parser.application.ports.storage import MessageFilter
+    from channel_parser.bootstrap.commands.results import resolve_channels
+
+    where = MessageFilter(channels=await resolve_channels(channels, find), posted_from=since)
+    return await requeue(statuses, kinds, where=where, schema_changed=schema_changed)
 
 
 @inject
@@ -91,7 +101,7 @@ def process(
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Counts per status, SPEC.md's retry histogram, the quota gate, the learned
+    """Counts per status, the retry histogram of docs/SPEC.md, the quota gate, the learned
     concurrency limit, the earliest retry and channel availability."""
     from channel_parser.bootstrap.render import print_status, status_as_dict
     from channel_parser.bootstrap.runner import run_command
@@ -111,22 +121,40 @@ def requeue(
     kind: list[FailureKind] = typer.Option(
         [], "--kind", help="Requeue messages whose last failure is of this kind (repeatable)."
     ),
+    schema_changed: bool = typer.Option(
+        False,
+        "--schema-changed",
+        help="Requeue results made under another model, prompt or schema than their "
+        "channel's profile now has.",
+    ),
+    channel: list[str] = typer.Option(
+        [], "--channel", "-c", help="Only this channel: -100… id or @username (repeatable)."
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Only posts posted at or after this time (ISO 8601, UTC unless given).",
+    ),
 ) -> None:
-    """Put messages back to pending by status or failure kind; retry_count is removed."""
-    if not status_ and not kind:
-        fail("say what to requeue: --status STATUS and/or --kind KIND")
+    """Put messages back to pending by status, failure kind or a changed schema (any of
+    them), within --channel and --since; retry_count is removed."""
+    if not status_ and not kind and not schema_changed:
+        fail("say what to requeue: --status STATUS, --kind KIND and/or --schema-changed")
     if MessageStatus.PROCESSING in status_:
         fail("messages being processed cannot be requeued; stuck ones are recovered by themselves")
+    from channel_parser.bootstrap.commands.results import parse_time
     from channel_parser.bootstrap.runner import run_command
 
-    typer.echo(f"requeued {run_command(_requeue, status_, kind)} message(s)")
+    posted_from = parse_time(since, "--since")
+    count = run_command(_requeue, status_, kind, tuple(channel), posted_from, schema_changed)
+    typer.echo(f"requeued {count} message(s)")
 
 
 @app.command()
 def reset(
     message: str = typer.Argument(..., help="CHANNEL_ID/MESSAGE_ID of the message."),
 ) -> None:
-    """Put one message back to pending and remove its retry_count (SPEC.md's FAQ).
+    """Put one message back to pending and remove its retry_count (the FAQ of docs/SPEC.md).
 
     Channel ids are negative: put `--` before them, e.g. `reset -- -1001234567890/42`.
     """

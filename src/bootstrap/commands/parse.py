@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
-from channel_parser.application.ports.llm import ParseOutcome, ParseRequest, ParseSuccess
+from channel_parser.application.errors import ConfigurationError
+from channel_parser.application.ports.llm import (
+    DEFAULT_PROFILE,
+    ParseOutcome,
+    ParseRequest,
+    ParseSuccess,
+    PostContext,
+)
 from channel_parser.bootstrap.app import app, fail, run_async
 from channel_parser.bootstrap.settings import load_settings
 from channel_parser.domain.failures import FailureKind
@@ -67,6 +74,15 @@ def parse(
     schema_file: Annotated[
         Path | None, typer.Option(help="JSON Schema of the result [LLM_SCHEMA_FILE].")
     ] = None,
+    schema: str | None = typer.Option(
+        None, help="A shipped schema instead: post or job_post [LLM_SCHEMA]."
+    ),
+    profile: str | None = typer.Option(
+        None, help="Parse under this profile of the config file [CONFIG_FILE]."
+    ),
+    posted_at: str | None = typer.Option(
+        None, help="When the post was posted (ISO 8601), told to the model with it."
+    ),
     prompt_file: Annotated[
         Path | None, typer.Option(help="System prompt [LLM_PROMPT_FILE].")
     ] = None,
@@ -84,10 +100,14 @@ def parse(
         "llm_api_key": api_key,
         "llm_timeout": timeout,
         "llm_schema_file": schema_file,
+        "llm_schema": schema,
         "llm_prompt_file": prompt_file,
     }
     overrides = {name: value for name, value in flags.items() if value is not None}
-    outcome = run_async(_parse_one(post, overrides))
+    from channel_parser.bootstrap.commands.results import parse_time
+
+    context = PostContext(posted_at=parse_time(posted_at, "--posted-at"))
+    outcome = run_async(_parse_one(post, overrides, profile, context))
     if isinstance(outcome, ParseSuccess):
         typer.echo(json.dumps(outcome.data, ensure_ascii=False, indent=2))
         return
@@ -104,11 +124,22 @@ def parse(
     fail(f"{outcome.kind.value} (code {outcome.code}): {' '.join(outcome.message.split())}", code)
 
 
-async def _parse_one(text: str, overrides: dict[str, Any]) -> ParseOutcome:
+async def _parse_one(
+    text: str, overrides: dict[str, Any], profile: str | None, context: PostContext
+) -> ParseOutcome:
     from channel_parser.adapters.llm.openai_compatible import (
         OpenAICompatibleParser,  # heavy: only when used
     )
+    from channel_parser.adapters.llm.profiles import single_profile
+    from channel_parser.bootstrap.config_file import load_config_file
+    from channel_parser.bootstrap.profiles import parser_profiles
 
     settings = load_settings(**overrides)
-    async with OpenAICompatibleParser.from_settings(settings) as parser:
-        return await parser.parse(ParseRequest(text, "cli"))
+    profiles = parser_profiles(settings, load_config_file(settings.config_file))
+    chosen = profile or DEFAULT_PROFILE
+    if chosen not in profiles.specs:
+        known = ", ".join(profiles.specs)
+        raise ConfigurationError(f"--profile: no profile {chosen!r} ({known})")
+    one = single_profile(profiles.specs[chosen], profiles.model)
+    async with OpenAICompatibleParser.from_settings(settings, profiles=one) as parser:
+        return await parser.parse(ParseRequest(text, "cli", context=context))

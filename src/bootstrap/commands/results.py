@@ -134,10 +134,13 @@ async def _export(
     from channel_parser.bootstrap.records import record, result_fields
 
     fields: list[str] = []
-    if options.fmt is ExportFormat.CSV:  # the columns come from the operator's schema
-        from channel_parser.adapters.llm.prompting import load_prompt_spec
+    if options.fmt is ExportFormat.CSV:  # the columns come from the operator's schemas
+        from channel_parser.bootstrap.config_file import load_config_file
+        from channel_parser.bootstrap.profiles import parser_profiles
 
-        fields = result_fields(load_prompt_spec(None, settings.llm_schema_file).schema)
+        loaded = parser_profiles(settings, load_config_file(settings.config_file))
+        for spec in loaded.specs.values():  # the default profile's first, then the others'
+            fields += [name for name in result_fields(spec.schema) if name not in fields]
     where = MessageFilter(
         options.status,
         await resolve_channels(options.channels, find),

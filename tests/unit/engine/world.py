@@ -12,6 +12,7 @@ from dependency_injector import providers
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.bootstrap.container import Container
+from channel_parser.bootstrap.delivery import Routes
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.concurrency import ConcurrencyLimit
@@ -55,6 +56,7 @@ class World:
         config: EngineConfig | None = None,
         limit: ConcurrencyLimit | None = None,
         owner: str = "worker-1",
+        routes: Routes | None = None,
     ) -> None:
         self.shared = shared or Shared()
         s = self.shared
@@ -76,6 +78,7 @@ class World:
             "owner": owner,
             "jitter": lambda: 0.5,
             "limit": limit or ConcurrencyLimit(limit=4, max_limit=32),
+            "routes": routes or Routes(),
         }.items():
             getattr(self.container, name).override(providers.Object(value))
         c = self.container

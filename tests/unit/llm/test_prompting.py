@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,12 @@ from channel_parser.adapters.llm.prompting import (
     check_output,
     load_prompt_spec,
     repair_message,
+    shipped_schema,
+    shipped_schemas,
     user_message,
 )
 from channel_parser.application.errors import ConfigurationError
+from channel_parser.application.ports.llm import PostContext
 from channel_parser.simulator.replies import parse_result
 
 SPEC = load_prompt_spec(None, None)
@@ -48,6 +52,8 @@ def test_the_job_post_example_is_a_valid_schema() -> None:
         "salary": None,
         "skills": ["python"],
         "contact": "@acme_hr",
+        "apply_url": "https://acme.example/jobs/7",
+        "deadline": "2026-01-30",
     }
     assert check_output(json.dumps(job), spec.schema) == job
 
@@ -56,6 +62,49 @@ def test_the_post_goes_in_the_user_message() -> None:
     message = user_message("Hello, world", 100)
     assert "<post>\nHello, world\n</post>" in message
     assert "truncated" not in message
+    assert "Details" not in message  # nothing known of it: no details line
+
+
+def test_the_posts_time_and_channel_go_before_it_as_data() -> None:
+    context = PostContext(
+        datetime(2026, 1, 23, 12, 30, tzinfo=timezone(timedelta(hours=3))),
+        "Вакансии <b>Python</b>",
+        "py_jobs",
+    )
+    message = user_message("Apply until Monday", 100, context)
+    details, post = message.split("<post>")
+    assert post == "\nApply until Monday\n</post>"
+    about = json.loads(details.split(": ", 1)[1])
+    assert about == {
+        "channel": "Вакансии <b>Python</b>",
+        "channel_username": "@py_jobs",
+        "posted_at": "2026-01-23T09:30:00Z",
+        "posted_weekday": "Friday",
+    }
+    assert "<b>" not in details  # a title cannot open or close the post's tags
+
+
+def test_a_prompt_without_the_schema_placeholder_is_refused(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Extract the job title as JSON.", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as refused:
+        load_prompt_spec(prompt, None)
+    line = str(refused.value)
+    assert line.startswith("setting LLM_PROMPT_FILE:") and "{schema}" in line
+    assert "\n" not in line
+
+
+def test_shipped_schemas_are_found_by_name() -> None:
+    assert shipped_schemas() == ["job_post", "post"]
+    assert shipped_schema("job_post") == JOB_POST_SCHEMA_FILE
+    with pytest.raises(ConfigurationError, match="setting LLM_SCHEMA: no shipped schema 'jobs'"):
+        shipped_schema("jobs")
+
+
+def test_the_spec_hash_is_of_prompt_and_schema_only() -> None:
+    jobs = load_prompt_spec(None, JOB_POST_SCHEMA_FILE)
+    assert len(SPEC.spec_hash) == 12 and SPEC.spec_hash != jobs.spec_hash
+    assert SPEC.fingerprint("glm-4.6") != SPEC.fingerprint("glm-4.5")  # the model counts there
 
 
 def test_a_long_post_is_truncated_and_says_so() -> None:

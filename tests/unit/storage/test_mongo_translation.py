@@ -125,6 +125,8 @@ def test_retry_count_zero_is_removed_and_status_is_lowercase_top_level() -> None
         "usage",
         "model",
         "parser_fingerprint",
+        "profile",
+        "spec_hash",
     }
 
 
