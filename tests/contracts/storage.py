@@ -538,19 +538,6 @@ class StorageContract:
         assert await repo.highest_message_id(1) == 120
         assert await repo.highest_message_id(2) == 999
 
-    async def test_iter_messages_streams_in_key_order(self, stores: Stores) -> None:
-        repo = stores.messages
-        keys = [MessageKey(c, m) for c in (3, 1, 2) for m in (2, 1)]
-        await in_state(repo, 9, 1, T0, None)
-        for i, key in enumerate(keys):
-            await repo.add(post(key.channel_id, key.message_id), at(i + 1))
-        streamed = [m.key async for m in repo.iter_messages(batch_size=2)]
-        assert streamed == [*sorted(keys), MessageKey(9, 1)]
-        pending = [m.key async for m in repo.iter_messages(MessageStatus.PENDING, batch_size=4)]
-        assert pending == sorted(keys)
-        assert [m.key async for m in repo.iter_messages(MessageStatus.DONE)] == [MessageKey(9, 1)]
-        assert [m async for m in repo.iter_messages(MessageStatus.ERROR)] == []
-
     # -- export queries ------------------------------------------------------
 
     async def _export_fixture(self, repo: MessageRepository) -> None:

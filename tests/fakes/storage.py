@@ -161,14 +161,6 @@ class InMemoryMessageRepository:
         ids = [k.message_id for k in self.messages if k.channel_id == channel_id]
         return max(ids, default=None)
 
-    async def iter_messages(
-        self, status: MessageStatus | None = None, batch_size: int = 500
-    ) -> AsyncIterator[IncomingMessage]:
-        for key in sorted(self.messages):
-            message = self.messages[key]
-            if status is None or message.status is status:
-                yield copy.deepcopy(message)
-
     async def iter_matching(
         self, where: MessageFilter, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:

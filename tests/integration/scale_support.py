@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.ports.storage import MessageFilter, NewPost
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import open_storage
 from channel_parser.domain.status import MessageStatus
@@ -137,7 +137,9 @@ async def store_posts(settings: Settings, first: int, count: int) -> None:
 async def statuses(settings: Settings) -> Counter[tuple[int, MessageStatus]]:
     """(message_id, status) of every stored message, counted (a count > 1 is a double)."""
     async with open_storage(settings) as stores:
-        return Counter([(m.message_id, m.status) async for m in stores.messages.iter_messages()])
+        return Counter(
+            [(m.message_id, m.status) async for m in stores.messages.iter_matching(MessageFilter())]
+        )
 
 
 async def done_count(settings: Settings) -> int:

@@ -23,7 +23,7 @@ import pytest
 from pymongo import MongoClient
 
 from channel_parser.adapters.storage.sqlite_db import fmt
-from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.ports.storage import MessageFilter, NewPost
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import open_storage
 from channel_parser.domain.status import MessageStatus
@@ -108,7 +108,7 @@ async def _check(settings: Settings, claimed: dict[str, list], count: int) -> No
     async with open_storage(settings) as stores:
         assert (await stores.messages.stats()).by_status[MessageStatus.PROCESSING] == count
         owner_of = {key: owner for owner, keys in claimed.items() for key in keys}
-        async for msg in stores.messages.iter_messages():
+        async for msg in stores.messages.iter_matching(MessageFilter()):
             assert msg.lease_owner == owner_of[(msg.channel_id, msg.message_id)]
 
 

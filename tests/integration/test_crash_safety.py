@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from channel_parser.adapters.storage.sqlite import SQLiteStorage
-from channel_parser.application.ports.storage import NewPost
+from channel_parser.application.ports.storage import MessageFilter, NewPost
 from channel_parser.domain.status import MessageStatus
 from tests.integration.cli_support import CLI
 
@@ -40,7 +40,7 @@ async def _read_store(path: Path) -> dict[MessageStatus, int]:
     storage = await SQLiteStorage.open(path)
     try:
         stats = await storage.messages.stats()
-        results = [m async for m in storage.messages.iter_messages()]
+        results = [m async for m in storage.messages.iter_matching(MessageFilter())]
     finally:
         await storage.close()
     assert len(results) == POSTS  # one document per post: nothing lost, nothing doubled

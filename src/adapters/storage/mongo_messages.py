@@ -343,13 +343,6 @@ class MongoMessageRepository:
             )
         return None if doc is None else int(doc["message_id"])
 
-    async def iter_messages(
-        self, status: MessageStatus | None = None, batch_size: int = 500
-    ) -> AsyncIterator[IncomingMessage]:
-        query = {} if status is None else status_in([status])
-        async for message in self._stream(query, KEY_ORDER, batch_size):
-            yield message
-
     async def iter_matching(
         self, where: MessageFilter, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:

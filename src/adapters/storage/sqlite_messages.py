@@ -358,29 +358,6 @@ class SQLiteMessageRepository:
 
         return await self._db.run(work, "finding the highest message id")
 
-    async def iter_messages(
-        self, status: MessageStatus | None = None, batch_size: int = 500
-    ) -> AsyncIterator[IncomingMessage]:
-        """Keyset pages of *batch_size*: no read transaction stays open between pages."""
-        after = (-(2**63), -(2**63))
-        where = "" if status is None else f"AND {status_in([status])}"
-        extra = ()
-        sql = (
-            "SELECT * FROM incoming_messages WHERE (channel_id, message_id) > (?, ?) "
-            f"{where} ORDER BY channel_id, message_id LIMIT ?"
-        )
-        while True:
-            args = (*after, *extra, batch_size)
-
-            rows = await self._db.run(partial(_fetch, sql, args), "reading messages")
-            for row in rows:
-                message = self._read(row)
-                if message is not None:
-                    yield message
-            if len(rows) < batch_size:
-                return
-            after = (rows[-1]["channel_id"], rows[-1]["message_id"])
-
     async def iter_matching(
         self, where: MessageFilter, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:

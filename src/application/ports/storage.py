@@ -210,12 +210,6 @@ class MessageRepository(Protocol):
         """For backfill: the highest stored post id of a channel."""
         ...
 
-    def iter_messages(
-        self, status: MessageStatus | None = None, batch_size: int = 500
-    ) -> AsyncIterator[IncomingMessage]:
-        """Stream messages (optionally of one status) without loading them all."""
-        ...
-
     def iter_matching(
         self, where: MessageFilter, batch_size: int = 500
     ) -> AsyncIterator[IncomingMessage]:
