@@ -52,8 +52,9 @@ _INSERT = (
 )
 _KEY = "channel_id = :channel_id AND message_id = :message_id"
 _GET = f"SELECT * FROM incoming_messages WHERE {_KEY}"
-# The oldest due row (outside the excluded channels and the rows found unreadable).
-_CANDIDATE = oldest_due(
+# What to ask for the oldest due row (outside the excluded channels and the rows found
+# unreadable): the oldest of these queries' answers.
+_CANDIDATES = oldest_due(
     extra="channel_id NOT IN ({excluded}) AND (channel_id, message_id) NOT IN ({skipped})"
 )
 # Save: only while the lease is still the writer's.
@@ -171,11 +172,18 @@ class SQLiteMessageRepository:
             with immediate(conn):
                 while True:  # each unreadable row is skipped once and for all: it ends
                     skipped, pairs = _pairs(self._unreadable.keys)
-                    sql = _CANDIDATE.format(excluded=_marks(excluded), skipped=skipped)
-                    row = conn.execute(sql, {"now": fmt(now), **excluded, **pairs}).fetchone()
-                    if row is None:
+                    args = {"now": fmt(now), **excluded, **pairs}
+                    found = [
+                        conn.execute(
+                            query.format(excluded=_marks(excluded), skipped=skipped), args
+                        ).fetchone()
+                        for query in _CANDIDATES
+                    ]
+                    oldest = min((tuple(key) for key in found if key is not None), default=None)
+                    if oldest is None:
                         return None
-                    message = self._read(row)
+                    key = {"channel_id": oldest[1], "message_id": oldest[2]}
+                    message = self._read(conn.execute(_GET, key).fetchone())
                     if message is not None:
                         break
                 message.claim(owner, now, lease)
