@@ -20,3 +20,5 @@ class EngineConfig:
     quota_probe_interval: timedelta = timedelta(minutes=5)
     shutdown_grace: timedelta = timedelta(seconds=30)
     storage_retry_max: timedelta = timedelta(seconds=30)
+    # Messages claimed ahead of a free permit, so that a freed one never waits for a claim.
+    prefetch: int = attrs.field(default=2, validator=attrs.validators.ge(0))

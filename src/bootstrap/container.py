@@ -26,7 +26,7 @@ from channel_parser.adapters.clock.system import SystemClock
 from channel_parser.adapters.metrics.prometheus import PrometheusMetrics
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.engine import Engine
-from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.limiter import AdaptiveLimiter, LimiterConfig
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.notify import AdminNotifier
 from channel_parser.application.ports.storage import ServiceState
@@ -77,6 +77,10 @@ def engine_config(settings: Settings) -> EngineConfig:
         stuck_check_interval=timedelta(seconds=settings.stuck_check_seconds),
         quota_probe_interval=timedelta(seconds=settings.quota_probe_seconds),
     )
+
+
+def make_limiter_config(settings: Settings) -> LimiterConfig:
+    return LimiterConfig(lease=timedelta(seconds=settings.concurrency_lease_seconds))
 
 
 def worker_id() -> str:
@@ -243,7 +247,17 @@ class Container(containers.DeclarativeContainer):
     # -- the engine -------------------------------------------------------------------
     limit = providers.Singleton(starting_limit, settings, state)
     adaptive = providers.Object(True)  # False: a fixed pool of `limit` (the benchmark's baseline)
-    limiter = providers.Singleton(AdaptiveLimiter, limit, state, metrics, adaptive=adaptive)
+    limiter_config = providers.Singleton(make_limiter_config, settings)
+    limiter = providers.Singleton(
+        AdaptiveLimiter,
+        limit,
+        state,
+        metrics,
+        clock,
+        owner,
+        limiter_config,
+        adaptive=adaptive,
+    )
     engine = providers.Singleton(
         Engine,
         claim=claim,

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     concurrency_start: int = Field(default=4, ge=1)
     concurrency_min: int = Field(default=1, ge=1)
     concurrency_max: int = Field(default=32, ge=1)
+    concurrency_lease_seconds: float = Field(default=10.0, ge=1)  # a dead worker's permits
     lease_seconds: float = Field(default=60.0, ge=1)  # renewed every third of it
     stuck_check_seconds: float = Field(default=60.0, gt=0)
     quota_probe_seconds: float = Field(default=300.0, gt=0)

@@ -1,18 +1,43 @@
-"""Learning the provider's hidden concurrency limit (AIMD with a remembered ceiling).
+"""Learning the provider's hidden concurrency limit (AIMD with a remembered ceiling that
+ages).
 
 The drop signal is a concurrency (1302) or rate-limit refusal, never latency: an
 LLM's latency depends on how much it writes. While calls succeed with every
 permit in use the limit grows by about one per window of calls; a refusal cuts
 it below the level at which it happened and remembers that level as the
-ceiling, above which the limit grows only slowly again. So the limit settles
+ceiling, near which the limit grows only slowly again. So the limit settles
 just under the provider's real one and probes above it rarely.
+
+Providers move their limits (a plan upgrade, off-peak hours, an incident), so the
+ceiling ages: its weight is 1 right after a refusal and halves with every
+``window_half_life`` windows of successful full use and with every
+``time_half_life``; growth near it is ``1 + (probe_windows - 1) * weight`` times
+slower. A ceiling the limit has reached without a refusal is forgotten: the
+provider has evidently raised its limit, and growth is back to full speed.
+Decreases stay immediate.
+
+The learned part (``LearnedLimit``) is what the workers share through the store; the
+bounds and the pace are each process's settings.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
 import attrs
+
+from channel_parser.domain.time import require_aware
+
+
+@attrs.frozen
+class LearnedLimit:
+    """What is learned: the limit, the ceiling and how much the ceiling still weighs."""
+
+    limit: float
+    ceiling: int | None = None
+    weight: float = 0.0  # of the ceiling, at *weighed_at*: 1 just after a refusal
+    weighed_at: datetime | None = None
 
 
 @attrs.frozen
@@ -23,13 +48,23 @@ class ConcurrencyLimit:
     decrease: float = attrs.field(
         default=0.9, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
-    # Windows of successful full use it takes to grow by one above the ceiling.
+    # Near a fresh ceiling, growth is this many times slower than a window per step.
     probe_windows: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    # Windows of successful full use, and time, that each halve the ceiling's weight.
+    window_half_life: float = attrs.field(default=16.0, validator=attrs.validators.gt(0.0))
+    time_half_life: timedelta = attrs.field(default=timedelta(minutes=2))
     ceiling: int | None = None
+    weight: float = attrs.field(
+        default=0.0,
+        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
+    )
+    weighed_at: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.min_limit > self.max_limit:
             raise ValueError("min_limit must not exceed max_limit")
+        if self.time_half_life <= timedelta(0):
+            raise ValueError("time_half_life must be positive")
         clamped = min(max(self.limit, float(self.min_limit)), float(self.max_limit))
         object.__setattr__(self, "limit", clamped)
 
@@ -38,17 +73,68 @@ class ConcurrencyLimit:
         """How many calls may be in flight at once now."""
         return max(self.min_limit, min(self.max_limit, math.floor(self.limit)))
 
-    def on_success(self, in_flight: int) -> ConcurrencyLimit:
-        """A call succeeded while *in_flight* calls (itself included) were running."""
+    @property
+    def learned(self) -> LearnedLimit:
+        return LearnedLimit(self.limit, self.ceiling, self.weight, self.weighed_at)
+
+    def with_learned(self, learned: LearnedLimit | None) -> ConcurrencyLimit:
+        """These bounds and this pace with what was learned (by any process); unchanged
+        when nothing was."""
+        if learned is None:
+            return self
+        return attrs.evolve(
+            self,
+            limit=learned.limit,
+            ceiling=learned.ceiling,
+            weight=learned.weight,
+            weighed_at=learned.weighed_at,
+        )
+
+    def ceiling_weight(self, now: datetime) -> float:
+        """The ceiling's weight at *now*: 0 without a ceiling, decayed by the time since
+        it was last brought up to date."""
+        if self.ceiling is None:
+            return 0.0
+        if self.weighed_at is None:
+            return self.weight
+        elapsed = (require_aware(now) - self.weighed_at) / self.time_half_life
+        return self.weight * math.pow(0.5, max(elapsed, 0.0))
+
+    def on_success(self, in_flight: int, now: datetime) -> ConcurrencyLimit:
+        """A call succeeded at *now* while *in_flight* calls (itself included) were running."""
         if in_flight < self.permits:
             return self  # not using what we have: no evidence that more would work
+        now = require_aware(now)
+        if self.ceiling is not None and in_flight >= self.ceiling:
+            # The level once refused now works: the provider raised its limit.
+            return self._grown(1.0 / self.limit, None, 0.0, now)
         step = 1.0 / self.limit
+        weight = self.ceiling_weight(now)
         if self.ceiling is not None and self.limit + 1.0 >= self.ceiling:
-            step /= self.probe_windows
-        return attrs.evolve(self, limit=min(self.limit + step, float(self.max_limit)))
+            step /= 1.0 + (self.probe_windows - 1) * weight
+        # One success is 1/permits of a window of full use.
+        weight *= math.pow(0.5, 1.0 / (self.window_half_life * self.permits))
+        return self._grown(step, self.ceiling, weight, now)
 
-    def on_refusal(self, in_flight: int) -> ConcurrencyLimit:
-        """The provider refused a call while *in_flight* calls were running."""
+    def on_refusal(self, in_flight: int, now: datetime) -> ConcurrencyLimit:
+        """The provider refused a call at *now* while *in_flight* calls were running."""
         below = max(in_flight - 1, self.min_limit)
         limit = max(float(self.min_limit), min(self.limit * self.decrease, float(below)))
-        return attrs.evolve(self, limit=limit, ceiling=max(in_flight, self.min_limit + 1))
+        return attrs.evolve(
+            self,
+            limit=limit,
+            ceiling=max(in_flight, self.min_limit + 1),
+            weight=1.0,
+            weighed_at=require_aware(now),
+        )
+
+    def _grown(
+        self, step: float, ceiling: int | None, weight: float, now: datetime
+    ) -> ConcurrencyLimit:
+        return attrs.evolve(
+            self,
+            limit=min(self.limit + step, float(self.max_limit)),
+            ceiling=ceiling,
+            weight=weight if ceiling is not None else 0.0,
+            weighed_at=now if ceiling is not None else None,
+        )

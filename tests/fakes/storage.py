@@ -11,14 +11,18 @@ from typing import Any
 from channel_parser.application.ports.storage import (
     ChannelInfo,
     IngestOutcome,
+    Learn,
     MessageStats,
     NewPost,
+    PermitView,
     SlotTaken,
 )
+from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
+from channel_parser.domain.permits import PermitTable
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.throttle import Decide, ThrottleSlot
 
@@ -194,7 +198,8 @@ class InMemoryServiceState:
     def __init__(self) -> None:
         self.gate = QuotaGate()
         self.slots: dict[NotificationKind, ThrottleSlot] = {}
-        self.limit: float | None = None
+        self.learned: LearnedLimit | None = None
+        self.permits = PermitTable()
         self.leases: dict[str, tuple[str, datetime]] = {}
 
     async def quota_gate(self) -> QuotaGate:
@@ -211,10 +216,29 @@ class InMemoryServiceState:
         return SlotTaken(decision.send, decision.suppressed_before if decision.send else 0)
 
     async def learned_limit(self) -> float | None:
-        return self.limit
+        return None if self.learned is None else self.learned.limit
 
-    async def set_learned_limit(self, limit: float) -> None:
-        self.limit = limit
+    async def take_permits(
+        self, owner: str, want: int, limit: ConcurrencyLimit, now: datetime, lease: timedelta
+    ) -> PermitView:
+        permits = limit.with_learned(self.learned).permits
+        self.permits, _ = self.permits.take(owner, want, permits, now, now + lease)
+        return self._view(owner, now)
+
+    async def return_permits(
+        self, owner: str, numbers: Collection[int], now: datetime
+    ) -> PermitView:
+        self.permits = self.permits.give_back(owner, numbers)
+        return self._view(owner, now)
+
+    async def learn_limit(self, owner: str, learn: Learn, now: datetime) -> PermitView:
+        self.learned = learn(self.learned, self.permits.held_by_others(owner, now))
+        return self._view(owner, now)
+
+    def _view(self, owner: str, now: datetime) -> PermitView:
+        return PermitView(
+            self.learned, self.permits.held_by(owner, now), len(self.permits.held(now))
+        )
 
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         held = self.leases.get(name)

@@ -20,6 +20,7 @@ PARSE_CACHE = "parse_cache"
 CHANNELS = "channels"
 SERVICE_STATE = "service_state"
 CLAIM_TOKENS = "claim_tokens"
+CONCURRENCY = "concurrency"  # the learned limit and its permit slots
 
 
 class MongoStorage:
@@ -31,7 +32,7 @@ class MongoStorage:
         self.messages = MongoMessageRepository(db[MESSAGES], db[CLAIM_TOKENS])
         self.cache = MongoParseCache(db[PARSE_CACHE])
         self.channels = MongoChannelRegistry(db[CHANNELS])
-        self.state = MongoServiceState(db[SERVICE_STATE])
+        self.state = MongoServiceState(db[SERVICE_STATE], db[CONCURRENCY])
 
     @classmethod
     async def connect(cls, uri: str, database: str, server_timeout: float = 5.0) -> MongoStorage:

@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS notification_slots (
 CREATE TABLE IF NOT EXISTS named_leases (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS concurrency_permits (
+    slot INTEGER PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL
+);
 """
 
 

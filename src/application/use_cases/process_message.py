@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -28,6 +28,16 @@ from channel_parser.domain.message import IncomingMessage, RetryScheduled
 from channel_parser.domain.status import MessageStatus
 
 log = logging.getLogger(__name__)
+
+
+class CallGate(Protocol):
+    """Held exactly while the provider has the call: the concurrency permit."""
+
+    async def enter(self) -> None: ...
+
+    async def leave(self, outcome: ParseOutcome | None) -> None:
+        """*outcome* None: the call ended without an answer (cancelled, or a bug)."""
+        ...
 
 
 @attrs.frozen
@@ -65,13 +75,10 @@ class ProcessMessage:
         self._jitter_source = jitter_source
 
     async def __call__(
-        self,
-        message: IncomingMessage,
-        owner: str,
-        call_ended: Callable[[ParseOutcome], Awaitable[None]] | None = None,
+        self, message: IncomingMessage, owner: str, gate: CallGate | None = None
     ) -> Processed:
-        """*call_ended* runs as soon as the LLM answers, before anything is saved, so
-        that the caller can free the call's concurrency permit (not called on a cache hit)."""
+        """*gate* is entered right before the LLM call and left as soon as it answers,
+        before anything is saved (the engine's concurrency permit; not on a cache hit)."""
         fingerprint = parse_fingerprint(self._parser.fingerprint, message.text)
         cached = await self._cached(fingerprint)
         if cached is not None:
@@ -80,9 +87,7 @@ class ProcessMessage:
             self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
-        outcome = await self._call_llm(message, owner)
-        if call_ended is not None:
-            await call_ended(outcome)
+        outcome = await self._call_llm(message, owner, gate)
         now = self._clock.now()
         if isinstance(outcome, ParseSuccess):
             message.succeed(owner, outcome.data, now)
@@ -106,12 +111,24 @@ class ProcessMessage:
         await self._after_failure(outcome, retry, now)
         return Processed(message.status, outcome, retry, saved=saved)
 
-    async def _call_llm(self, message: IncomingMessage, owner: str) -> ParseOutcome:
-        """The call, with the message's lease renewed while it runs."""
-        started = self._clock.now()
+    async def _call_llm(
+        self, message: IncomingMessage, owner: str, gate: CallGate | None
+    ) -> ParseOutcome:
+        """The call, with the message's lease renewed while it waits for its permit and
+        while it runs."""
         renewing = asyncio.create_task(self._renew_lease(message, owner))
         try:
-            outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+            if gate is not None:
+                await gate.enter()
+            started = self._clock.now()
+            try:
+                outcome = await self._parser.parse(ParseRequest(message.text, str(message.key)))
+            except BaseException:
+                if gate is not None:
+                    await gate.leave(None)
+                raise
+            if gate is not None:
+                await gate.leave(outcome)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
