@@ -44,10 +44,10 @@ MAX_PENDING_OUTCOMES = 10_000  # lessons kept while the store does not answer
 class LimiterConfig:
     lease: timedelta = timedelta(seconds=10)  # a dead worker's slots come back after this
     idle: timedelta = timedelta(seconds=0.5)  # a slot unused this long is given back
-    poll: timedelta = timedelta(seconds=0.25)  # looking for a slot while none is free
+    poll: timedelta = timedelta(seconds=0.5)  # asking for a slot when none was seen free
     timeout: timedelta = timedelta(seconds=2)  # the most a store operation may take
     retry: timedelta = timedelta(seconds=1)  # after a failed store operation
-    learn_every: timedelta = timedelta(seconds=0.05)  # batches successes (refusals: at once)
+    learn_every: timedelta = timedelta(seconds=0.1)  # batches successes (refusals: at once)
 
 
 @attrs.frozen
@@ -96,6 +96,7 @@ class AdaptiveLimiter:
         self._idle_since: datetime | None = None
         self._renewed_at: datetime | None = None
         self._learned_at: datetime | None = None
+        self._seen_at: datetime | None = None  # the store's last answer
         self._changed = asyncio.Condition()
         self._kick = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -265,10 +266,13 @@ class AdaptiveLimiter:
         return now - self._learned_at >= self._config.learn_every
 
     def _may_take(self, now: datetime) -> bool:
-        """Worth asking the store: it showed free slots, or a poll interval has passed."""
+        """Worth asking the store: its last answer showed free slots, or it has not
+        answered for a poll interval (every lesson's answer shows the slots held)."""
         if self._limit.permits > self._held_total:
             return True
-        return self._renewed_at is None or now - self._renewed_at >= self._config.poll
+        if len(self._held) >= self._limit.permits:
+            return False  # this worker holds them all
+        return self._seen_at is None or now - self._seen_at >= self._config.poll
 
     async def _take(self, want: int, now: datetime) -> None:
         view = await self._deadline(
@@ -313,6 +317,7 @@ class AdaptiveLimiter:
         seen yet (they came during the round trip) still cut this worker's view."""
         self._held = set(view.mine)
         self._held_total = view.held
+        self._seen_at = self._clock.now()
         limit = self._policy.with_learned(view.learned)
         for outcome in self._outcomes:
             if outcome.refused:
