@@ -195,8 +195,12 @@ class AdaptiveLimiter:
                 self._unshared += 1
                 return Permit(None)
             return None
-        free = sorted(self._usable() - self._busy)
-        if free:
+        usable = self._usable()
+        free = sorted(usable - self._busy)
+        # Calls started on slots above a cut still run: no new call until this worker's
+        # calls are below its usable slots again (else the provider, still full of the
+        # old ones, refuses every new one at once).
+        if free and len(self._busy) < len(usable):
             self._busy.add(free[0])
             self._idle_since = None
             return Permit(free[0])
@@ -249,6 +253,7 @@ class AdaptiveLimiter:
         else:
             self._idle_since = None
         if surplus:
+            log.debug("permits: giving back %s", sorted(surplus))
             self._seen(
                 await self._deadline(self._state.return_permits(self._owner, sorted(surplus), now))
             )
@@ -283,6 +288,13 @@ class AdaptiveLimiter:
         lost = self._held - view.mine
         if lost:
             log.warning("concurrency permit(s) %s lost (their lease ran out)", sorted(lost))
+        log.debug(
+            "permits: wanted %d, hold %s; %d held by all, limit %d",
+            want,
+            sorted(view.mine),
+            view.held,
+            self._policy.with_learned(view.learned).permits,
+        )
         self._seen(view)
 
     async def _learn(self) -> None:

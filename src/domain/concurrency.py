@@ -3,7 +3,8 @@ ages).
 
 The drop signal is a concurrency (1302) or rate-limit refusal, never latency: an
 LLM's latency depends on how much it writes. While calls succeed with every
-permit in use the limit grows by about one per window of calls; a refusal cuts
+permit in use the limit grows by about one per window of calls (two while no ceiling is
+known: at the start, and after the provider raised its limit); a refusal cuts
 it below the level at which it happened and remembers that level as the
 ceiling, near which the limit grows only slowly again. So the limit settles
 just under the provider's real one and probes above it rarely.
@@ -12,9 +13,11 @@ Providers move their limits (a plan upgrade, off-peak hours, an incident), so th
 ceiling ages: its weight is 1 right after a refusal and halves with every
 ``window_half_life`` windows of successful full use and with every
 ``time_half_life``; growth near it is ``1 + (probe_windows - 1) * weight`` times
-slower. A ceiling the limit has reached without a refusal is forgotten: the
-provider has evidently raised its limit, and growth is back to full speed.
-Decreases stay immediate.
+slower. A ceiling the calls have reached without a refusal for a whole window (as many
+successes with that many calls in flight as the ceiling) is forgotten: the provider has
+evidently raised its limit, and growth is back to full speed. (One success is not
+enough: a call counted in flight here may already have left the provider.) Decreases
+stay immediate.
 
 The learned part (``LearnedLimit``) is what the workers share through the store; the
 bounds and the pace are each process's settings.
@@ -38,6 +41,7 @@ class LearnedLimit:
     ceiling: int | None = None
     weight: float = 0.0  # of the ceiling, at *weighed_at*: 1 just after a refusal
     weighed_at: datetime | None = None
+    at_ceiling: int = 0  # successes with the ceiling's number of calls in flight
 
 
 @attrs.frozen
@@ -49,7 +53,10 @@ class ConcurrencyLimit:
         default=0.9, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
     # Near a fresh ceiling, growth is this many times slower than a window per step.
-    probe_windows: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    probe_windows: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    # Steps per window of full use while no ceiling is known (at the start, and once the
+    # provider has raised its limit): faster than the one step next to a ceiling.
+    free_steps: float = attrs.field(default=2.0, validator=attrs.validators.ge(1.0))
     # Windows of successful full use, and time, that each halve the ceiling's weight.
     window_half_life: float = attrs.field(default=16.0, validator=attrs.validators.gt(0.0))
     time_half_life: timedelta = attrs.field(default=timedelta(minutes=2))
@@ -59,6 +66,7 @@ class ConcurrencyLimit:
         validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0)),
     )
     weighed_at: datetime | None = None
+    at_ceiling: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
     def __attrs_post_init__(self) -> None:
         if self.min_limit > self.max_limit:
@@ -75,7 +83,7 @@ class ConcurrencyLimit:
 
     @property
     def learned(self) -> LearnedLimit:
-        return LearnedLimit(self.limit, self.ceiling, self.weight, self.weighed_at)
+        return LearnedLimit(self.limit, self.ceiling, self.weight, self.weighed_at, self.at_ceiling)
 
     def with_learned(self, learned: LearnedLimit | None) -> ConcurrencyLimit:
         """These bounds and this pace with what was learned (by any process); unchanged
@@ -88,6 +96,7 @@ class ConcurrencyLimit:
             ceiling=learned.ceiling,
             weight=learned.weight,
             weighed_at=learned.weighed_at,
+            at_ceiling=learned.at_ceiling,
         )
 
     def ceiling_weight(self, now: datetime) -> float:
@@ -105,19 +114,31 @@ class ConcurrencyLimit:
         if in_flight < self.permits:
             return self  # not using what we have: no evidence that more would work
         now = require_aware(now)
+        at_ceiling = self.at_ceiling
         if self.ceiling is not None and in_flight >= self.ceiling:
-            # The level once refused now works: the provider raised its limit.
-            return self._grown(1.0 / self.limit, None, 0.0, now)
-        step = 1.0 / self.limit
+            at_ceiling += 1
+            if at_ceiling >= self.ceiling:
+                # A window at the level once refused: the provider raised its limit.
+                return self._grown(self.free_steps / self.limit, None, 0.0, now)
+        step = (1.0 if self.ceiling is not None else self.free_steps) / self.limit
         weight = self.ceiling_weight(now)
         if self.ceiling is not None and self.limit + 1.0 >= self.ceiling:
             step /= 1.0 + (self.probe_windows - 1) * weight
         # One success is 1/permits of a window of full use.
         weight *= math.pow(0.5, 1.0 / (self.window_half_life * self.permits))
-        return self._grown(step, self.ceiling, weight, now)
+        return self._grown(step, self.ceiling, weight, now, at_ceiling)
 
     def on_refusal(self, in_flight: int, now: datetime) -> ConcurrencyLimit:
-        """The provider refused a call at *now* while *in_flight* calls were running."""
+        """The provider refused a call at *now* while *in_flight* calls were running.
+
+        A refusal with more calls in flight than the permits now allow is late: its call
+        started before an earlier cut, which already answered for that level. It freshens
+        the ceiling but cuts no further (one cut per level, as TCP cuts once per window),
+        so that a burst of refusals from one probe costs one step, not several."""
+        now = require_aware(now)
+        if in_flight > self.permits and self.limit > self.min_limit:
+            ceiling = in_flight if self.ceiling is None else min(self.ceiling, in_flight)
+            return attrs.evolve(self, ceiling=ceiling, weight=1.0, weighed_at=now, at_ceiling=0)
         below = max(in_flight - 1, self.min_limit)
         limit = max(float(self.min_limit), min(self.limit * self.decrease, float(below)))
         return attrs.evolve(
@@ -125,11 +146,17 @@ class ConcurrencyLimit:
             limit=limit,
             ceiling=max(in_flight, self.min_limit + 1),
             weight=1.0,
-            weighed_at=require_aware(now),
+            weighed_at=now,
+            at_ceiling=0,
         )
 
     def _grown(
-        self, step: float, ceiling: int | None, weight: float, now: datetime
+        self,
+        step: float,
+        ceiling: int | None,
+        weight: float,
+        now: datetime,
+        at_ceiling: int = 0,
     ) -> ConcurrencyLimit:
         return attrs.evolve(
             self,
@@ -137,4 +164,5 @@ class ConcurrencyLimit:
             ceiling=ceiling,
             weight=weight if ceiling is not None else 0.0,
             weighed_at=now if ceiling is not None else None,
+            at_ceiling=at_ceiling if ceiling is not None else 0,
         )

@@ -463,7 +463,7 @@ class StorageContract:
 
             return apply
 
-        first = LearnedLimit(6.5, ceiling=8, weight=0.75, weighed_at=at(1))
+        first = LearnedLimit(6.5, ceiling=8, weight=0.75, weighed_at=at(1), at_ceiling=3)
         view = await state.learn_limit("a", learn(first), at(1))
         assert view == PermitView(first, frozenset(), 0)
         assert await state.learned_limit() == 6.5

@@ -46,6 +46,7 @@ def learned_of(doc: Document | None) -> LearnedLimit | None:
         doc.get("ceiling"),
         float(doc.get("weight", 0.0)),
         doc.get("weighed_at"),
+        int(doc.get("at_ceiling", 0)),
     )
 
 
@@ -55,6 +56,7 @@ def _fields(learned: LearnedLimit) -> Document:
         "ceiling": learned.ceiling,
         "weight": learned.weight,
         "weighed_at": learned.weighed_at,
+        "at_ceiling": learned.at_ceiling,
     }
 
 

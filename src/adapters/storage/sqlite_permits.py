@@ -30,6 +30,7 @@ def learned_of(value: Any) -> LearnedLimit | None:
         value.get("ceiling"),
         float(value.get("weight", 0.0)),
         parse_opt(value.get("weighed_at")),
+        int(value.get("at_ceiling", 0)),
     )
 
 
@@ -44,6 +45,7 @@ def _write_learned(conn: sqlite3.Connection, learned: LearnedLimit) -> None:
         "ceiling": learned.ceiling,
         "weight": learned.weight,
         "weighed_at": fmt_opt(learned.weighed_at),
+        "at_ceiling": learned.at_ceiling,
     }
     conn.execute("INSERT OR REPLACE INTO service_state VALUES (?, ?)", (LIMIT, json.dumps(value)))
 
