@@ -321,6 +321,7 @@ class AdaptiveLimiter:
             self._outcomes = (batch + self._outcomes)[-MAX_PENDING_OUTCOMES:]
             raise
         self._seen(view)
+        log.debug("learned from %d call(s): %s", len(batch), view.learned)
         if self._limit.permits != before:
             log.info("concurrency limit now %d", self._limit.permits)
 

@@ -19,6 +19,11 @@ evidently raised its limit, and growth is back to full speed. (One success is no
 enough: a call counted in flight here may already have left the provider.) Decreases
 stay immediate.
 
+A provider that lowers its limit (an incident, peak hours) usually raises it again: after
+a refusal below the ceiling that had held, the level that used to work is remembered for
+``restore_for``, and while the limit is below it the ceiling ages ``restore_pace`` times
+faster, so that the limit's return is found sooner.
+
 The learned part (``LearnedLimit``) is what the workers share through the store; the
 bounds and the pace are each process's settings.
 """
@@ -42,6 +47,8 @@ class LearnedLimit:
     weight: float = 0.0  # of the ceiling, at *weighed_at*: 1 just after a refusal
     weighed_at: datetime | None = None
     at_ceiling: int = 0  # successes with the ceiling's number of calls in flight
+    restore: int | None = None  # the permits that worked before the provider lowered its limit
+    restore_until: datetime | None = None
 
 
 @attrs.frozen
@@ -60,6 +67,10 @@ class ConcurrencyLimit:
     # Windows of successful full use, and time, that each halve the ceiling's weight.
     window_half_life: float = attrs.field(default=16.0, validator=attrs.validators.gt(0.0))
     time_half_life: timedelta = attrs.field(default=timedelta(minutes=2))
+    # After the provider lowered its limit: how much faster the ceiling ages while below
+    # the level that worked before, and for how long that level is remembered.
+    restore_pace: float = attrs.field(default=4.0, validator=attrs.validators.ge(1.0))
+    restore_for: timedelta = attrs.field(default=timedelta(minutes=10))
     ceiling: int | None = None
     weight: float = attrs.field(
         default=0.0,
@@ -67,6 +78,8 @@ class ConcurrencyLimit:
     )
     weighed_at: datetime | None = None
     at_ceiling: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    restore: int | None = None
+    restore_until: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.min_limit > self.max_limit:
@@ -83,7 +96,15 @@ class ConcurrencyLimit:
 
     @property
     def learned(self) -> LearnedLimit:
-        return LearnedLimit(self.limit, self.ceiling, self.weight, self.weighed_at, self.at_ceiling)
+        return LearnedLimit(
+            self.limit,
+            self.ceiling,
+            self.weight,
+            self.weighed_at,
+            self.at_ceiling,
+            self.restore,
+            self.restore_until,
+        )
 
     def with_learned(self, learned: LearnedLimit | None) -> ConcurrencyLimit:
         """These bounds and this pace with what was learned (by any process); unchanged
@@ -97,6 +118,8 @@ class ConcurrencyLimit:
             weight=learned.weight,
             weighed_at=learned.weighed_at,
             at_ceiling=learned.at_ceiling,
+            restore=learned.restore,
+            restore_until=learned.restore_until,
         )
 
     def ceiling_weight(self, now: datetime) -> float:
@@ -125,8 +148,18 @@ class ConcurrencyLimit:
         if self.ceiling is not None and self.limit + 1.0 >= self.ceiling:
             step /= 1.0 + (self.probe_windows - 1) * weight
         # One success is 1/permits of a window of full use.
-        weight *= math.pow(0.5, 1.0 / (self.window_half_life * self.permits))
+        half_life = self.window_half_life / (self.restore_pace if self.restoring(now) else 1.0)
+        weight *= math.pow(0.5, 1.0 / (half_life * self.permits))
         return self._grown(step, self.ceiling, weight, now, at_ceiling)
+
+    def restoring(self, now: datetime) -> bool:
+        """Below a level that worked before the provider lowered its limit, lately."""
+        return (
+            self.restore is not None
+            and self.restore_until is not None
+            and require_aware(now) < self.restore_until
+            and self.permits < self.restore
+        )
 
     def on_refusal(self, in_flight: int, now: datetime) -> ConcurrencyLimit:
         """The provider refused a call at *now* while *in_flight* calls were running.
@@ -141,6 +174,11 @@ class ConcurrencyLimit:
             return attrs.evolve(self, ceiling=ceiling, weight=1.0, weighed_at=now, at_ceiling=0)
         below = max(in_flight - 1, self.min_limit)
         limit = max(float(self.min_limit), min(self.limit * self.decrease, float(below)))
+        restore, restore_until = self.restore, self.restore_until
+        if self.ceiling is not None and in_flight < self.ceiling:
+            # Refused below the ceiling that held: the provider lowered its limit.
+            restore = max(self.permits, restore or 0) if self.restoring(now) else self.permits
+            restore_until = now + self.restore_for
         return attrs.evolve(
             self,
             limit=limit,
@@ -148,6 +186,8 @@ class ConcurrencyLimit:
             weight=1.0,
             weighed_at=now,
             at_ceiling=0,
+            restore=restore,
+            restore_until=restore_until,
         )
 
     def _grown(
@@ -158,11 +198,15 @@ class ConcurrencyLimit:
         now: datetime,
         at_ceiling: int = 0,
     ) -> ConcurrencyLimit:
+        limit = min(self.limit + step, float(self.max_limit))
+        back = self.restore is not None and math.floor(limit) >= self.restore
         return attrs.evolve(
             self,
-            limit=min(self.limit + step, float(self.max_limit)),
+            limit=limit,
             ceiling=ceiling,
             weight=weight if ceiling is not None else 0.0,
             weighed_at=now if ceiling is not None else None,
             at_ceiling=at_ceiling if ceiling is not None else 0,
+            restore=None if back else self.restore,
+            restore_until=None if back else self.restore_until,
         )

@@ -463,7 +463,9 @@ class StorageContract:
 
             return apply
 
-        first = LearnedLimit(6.5, ceiling=8, weight=0.75, weighed_at=at(1), at_ceiling=3)
+        first = LearnedLimit(
+            6.5, 8, 0.75, weighed_at=at(1), at_ceiling=3, restore=9, restore_until=at(600)
+        )
         view = await state.learn_limit("a", learn(first), at(1))
         assert view == PermitView(first, frozenset(), 0)
         assert await state.learned_limit() == 6.5

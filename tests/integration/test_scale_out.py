@@ -130,7 +130,7 @@ def _run_backlog(
         assert refused > 0  # the provider's limit was met: the limiter was tested
         # One learned limit for all: the provider's, or one above it while probing.
         assert max(final_limits) - min(final_limits) <= 1, final_limits
-        assert LIMIT - 1 <= min(final_limits) and max(final_limits) <= LIMIT + 1, final_limits
+        assert min(final_limits) >= LIMIT - 1 and max(final_limits) <= LIMIT + 1, final_limits
 
 
 def test_three_workers_share_mongodb_and_parse_each_post_once(

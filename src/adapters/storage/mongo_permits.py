@@ -47,6 +47,8 @@ def learned_of(doc: Document | None) -> LearnedLimit | None:
         float(doc.get("weight", 0.0)),
         doc.get("weighed_at"),
         int(doc.get("at_ceiling", 0)),
+        doc.get("restore"),
+        doc.get("restore_until"),
     )
 
 
@@ -57,6 +59,8 @@ def _fields(learned: LearnedLimit) -> Document:
         "weight": learned.weight,
         "weighed_at": learned.weighed_at,
         "at_ceiling": learned.at_ceiling,
+        "restore": learned.restore,
+        "restore_until": learned.restore_until,
     }
 
 

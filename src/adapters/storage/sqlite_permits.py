@@ -31,6 +31,8 @@ def learned_of(value: Any) -> LearnedLimit | None:
         float(value.get("weight", 0.0)),
         parse_opt(value.get("weighed_at")),
         int(value.get("at_ceiling", 0)),
+        value.get("restore"),
+        parse_opt(value.get("restore_until")),
     )
 
 
@@ -46,6 +48,8 @@ def _write_learned(conn: sqlite3.Connection, learned: LearnedLimit) -> None:
         "weight": learned.weight,
         "weighed_at": fmt_opt(learned.weighed_at),
         "at_ceiling": learned.at_ceiling,
+        "restore": learned.restore,
+        "restore_until": fmt_opt(learned.restore_until),
     }
     conn.execute("INSERT OR REPLACE INTO service_state VALUES (?, ?)", (LIMIT, json.dumps(value)))
 

@@ -142,18 +142,46 @@ def test_a_ceiling_that_does_not_age_misses_the_raised_limit() -> None:
 
     limiter = never_ages().on_refusal(5, at(0))  # the drop left a ceiling at 5
     aged = ConcurrencyLimit(limit=4).on_refusal(5, at(0))
-    windows_to_probe = {}
-    for name, start in (("static", limiter), ("ageing", aged)):
-        limit, seconds, windows = start, 0.0, 0
-        while limit.permits < 5:
-            for _ in range(limit.permits):
-                seconds += LATENCY / limit.permits
-                limit = limit.on_success(limit.permits, at(seconds))
-            windows += 1
-        windows_to_probe[name] = windows
+    windows = {"static": windows_to_probe(limiter), "ageing": windows_to_probe(aged)}
     probe_windows = ConcurrencyLimit().probe_windows
-    assert windows_to_probe["static"] >= 0.9 * probe_windows  # that many times slower
-    assert windows_to_probe["ageing"] <= 0.6 * windows_to_probe["static"]  # the weight fades
+    assert windows["static"] >= 0.9 * probe_windows  # that many times slower
+    assert windows["ageing"] <= 0.6 * windows["static"]  # the weight fades
+
+
+def windows_to_probe(limit: ConcurrencyLimit, start: float = 0.0) -> int:
+    """Windows of full use at the current permits until they grow by one."""
+    permits, seconds, windows = limit.permits, start, 0
+    while limit.permits == permits:
+        for _ in range(permits):
+            seconds += LATENCY / permits
+            limit = limit.on_success(permits, at(seconds))
+        windows += 1
+    return windows
+
+
+def test_after_the_provider_lowers_its_limit_its_return_is_probed_for_sooner() -> None:
+    steady = ConcurrencyLimit(limit=8.5, ceiling=9, weight=0.2, weighed_at=T0)
+    dropped = steady.on_refusal(8, at(1))  # refused below the ceiling that held: a drop
+    assert (dropped.permits, dropped.restore, dropped.restore_until) == (7, 8, at(601))
+    for in_flight, seconds in ((7, 1.1), (6, 1.2), (5, 1.3)):  # down to 4
+        dropped = dropped.on_refusal(in_flight, at(seconds))
+    assert (dropped.permits, dropped.ceiling, dropped.restore) == (4, 5, 8)
+    assert dropped.restore_until == at(601.3)  # each drop remembers it ten minutes more
+    assert dropped.restoring(at(2)) and not dropped.restoring(at(601.3))
+    # A probe refusal at the ceiling is no drop: it keeps what is to be restored.
+    probed = dropped.on_refusal(5, at(2))
+    assert (probed.restore, probed.restore_until) == (8, at(601.3))
+    unremembered = attrs.evolve(probed, restore=None, restore_until=None)
+    assert windows_to_probe(probed, 2) * 2 <= windows_to_probe(unremembered, 2)
+    # A probe at the ceiling is not a drop; nor is a refusal with no ceiling known yet.
+    assert ConcurrencyLimit(limit=8, ceiling=9, weighed_at=T0).on_refusal(9, T0).restore is None
+    assert ConcurrencyLimit(limit=8).on_refusal(8, T0).restore is None
+
+
+def test_the_level_to_restore_is_dropped_once_reached() -> None:
+    restoring = ConcurrencyLimit(limit=7.9, ceiling=10, restore=8, restore_until=at(600))
+    back = restoring.on_success(7, T0)
+    assert back.permits == 8 and (back.restore, back.restore_until) == (None, None)
 
 
 def test_defaults() -> None:
