@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -134,6 +135,8 @@ class Simulator:
         assert self._proc.stdout is not None
         if "listening" not in self._proc.stdout.readline():
             raise RuntimeError("the simulator did not start")
+        # Whatever it prints later is read and dropped: a full pipe would block it.
+        threading.Thread(target=self._proc.stdout.read, daemon=True).start()
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -145,7 +148,11 @@ class Simulator:
 
     def close(self) -> None:
         self._proc.send_signal(signal.SIGINT)
-        self._proc.communicate(timeout=15)
+        try:
+            self._proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def _report(
@@ -263,7 +270,7 @@ def run_engines(
                     raise RuntimeError(f"{mode}: not done within {deadline:.0f} s")
                 if not all(w.is_alive() for w in workers):
                     raise RuntimeError(f"{mode}: a worker process died")
-                time.sleep(0.25)
+                time.sleep(1.0)  # the window is measured by the simulator, not here
         finally:
             stop.set()
             for worker in workers:

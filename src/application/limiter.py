@@ -226,7 +226,9 @@ class AdaptiveLimiter:
                 if not self._store_up:
                     log.warning("the shared concurrency limit is reachable again")
                 self._store_up = True
-            except StorageError as exc:
+            except Exception as exc:  # a bug here must not stall the calls either
+                if not isinstance(exc, StorageError):
+                    log.exception("the shared concurrency limit failed")
                 if self._store_up:
                     log.warning(
                         "shared concurrency limit unavailable (%s): keeping the slots held "

@@ -171,3 +171,22 @@ async def test_a_store_that_does_not_answer_leaves_the_worker_one_call_at_a_time
     )
     assert world.limiter.limit.permits == 4
     await world.stop()
+
+
+async def test_a_fixed_pool_uses_no_shared_permits() -> None:
+    """SPEC.md's policy alone (the benchmark's baseline): each process its own pool."""
+    shared, provider = Shared(), Provider()
+    fixed = ConcurrencyLimit(limit=3, max_limit=3)
+    two = workers(shared, provider, 2, limit=fixed, adaptive=False)
+    for world in two:
+        world.start()
+    for i in range(20):
+        await two[0].post(i)
+    await two[0].settle(lambda: provider.in_flight == 6, rounds=500)
+    assert shared.state.permits.slots == () and shared.state.learned is None
+    provider.go.set()
+    await two[0].settle(
+        lambda: all(m.status is MessageStatus.DONE for m in shared.messages.messages.values())
+    )
+    for world in two:
+        await world.stop()

@@ -53,6 +53,7 @@ class World:
         config: EngineConfig | None = None,
         limit: ConcurrencyLimit | None = None,
         owner: str = "worker-1",
+        adaptive: bool = True,
     ) -> None:
         self.shared = shared or Shared()
         s = self.shared
@@ -74,6 +75,7 @@ class World:
             "owner": owner,
             "jitter": lambda: 0.5,
             "limit": limit or ConcurrencyLimit(limit=4, max_limit=32),
+            "adaptive": adaptive,
         }.items():
             getattr(self.container, name).override(providers.Object(value))
         c = self.container
