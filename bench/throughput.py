@@ -162,13 +162,15 @@ def _report(
     ideal_posts = schedule.limit_seconds(0.0, window) / latency_s
     refused = seen["rejections"].get("1302", 0)
     by_text = seen["successes_by_text"]
+    answered = seen["successes"]  # the bare client does not retry what was refused
     return {
         "mode": mode,
         "posts": posts,
+        "answered": answered,
         "seconds": round(window, 2),
-        "posts_per_second": round(posts / window, 2),
+        "posts_per_second": round(answered / window, 2),
         "ideal_posts_per_second": round(ideal_posts / window, 2),
-        "share_of_ideal": round(posts / ideal_posts, 3),
+        "share_of_ideal": round(answered / ideal_posts, 3),
         "calls": seen["total_calls"],
         "refused_1302": refused,
         "refused_share": round(refused / max(seen["total_calls"], 1), 4),

@@ -91,6 +91,9 @@ class AdaptiveLimiter:
         self._valid_until: datetime | None = None  # our slots' lease, as last renewed
         self._held_total = 0  # slots held by all workers, as last seen
         self._waiters = 0
+        # After a refusal the provider is full (maybe of another worker's call above a
+        # cut): no new call until one of ours succeeds, else a burst of them is refused.
+        self._holding_back = False
         self._outcomes: list[_Outcome] = []
         self._store_up = True
         self._idle_since: datetime | None = None
@@ -175,6 +178,7 @@ class AdaptiveLimiter:
         else:
             self._busy.discard(permit.slot)
         if refused is not None and self._shared:  # a fixed pool learns nothing
+            self._holding_back = refused
             outcome = _Outcome(refused, in_use, self._clock.now())
             if refused:  # cut at once; the store's answer follows
                 self._limit = self._cut(self._limit, outcome)
@@ -195,6 +199,8 @@ class AdaptiveLimiter:
                 self._unshared += 1
                 return Permit(None)
             return None
+        if self._holding_back and self.in_flight:
+            return None  # one of ours will end soon and tell whether there is room
         usable = self._usable()
         free = sorted(usable - self._busy)
         # Calls started on slots above a cut still run: no new call until this worker's

@@ -190,3 +190,23 @@ async def test_a_fixed_pool_uses_no_shared_permits() -> None:
     )
     for world in two:
         await world.stop()
+
+
+async def test_after_a_refusal_no_new_call_starts_until_one_of_ours_succeeds() -> None:
+    """Another worker's call above the limit may still fill the provider: calling into it
+    again at once would be refused again, in a burst."""
+    shared = Shared()
+    fixed = ConcurrencyLimit(limit=3, min_limit=3, max_limit=3)  # a refusal cuts nothing
+    (world,) = workers(shared, Provider(), 1, limit=fixed)
+    limiter = world.limiter
+    limiter.start()
+    permits = [await limiter.acquire() for _ in range(3)]
+    await limiter.release(permits[0], refused=True)
+    waiting = asyncio.ensure_future(limiter.acquire())
+    await world.settle(rounds=50)
+    assert not waiting.done()  # a permit is free, but the provider was full a moment ago
+    await limiter.release(permits[1], refused=False)  # one of ours ended well: room again
+    await world.settle(waiting.done)
+    await limiter.release(waiting.result(), refused=None)
+    await limiter.release(permits[2], refused=None)
+    await limiter.close()
