@@ -20,7 +20,8 @@ from typing import TypeVar
 
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
-from channel_parser.application.limiter import AdaptiveLimiter, PermitGate
+from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.permit_gate import PermitGate
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.storage import MessageRepository
 from channel_parser.application.storage_health import StorageHealth

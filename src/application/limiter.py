@@ -28,11 +28,9 @@ import attrs
 
 from channel_parser.application.errors import StorageError
 from channel_parser.application.ports.clock import Clock
-from channel_parser.application.ports.llm import ParseOutcome
 from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import PermitView, ServiceState
 from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
-from channel_parser.domain.failures import GateAction, LLMFailure
 
 log = logging.getLogger(__name__)
 
@@ -398,33 +396,3 @@ class AdaptiveLimiter:
 
     def _report(self) -> None:
         self._metrics.set_concurrency(self._limit.limit, self.in_flight)
-
-
-class PermitGate:
-    """One message's way to a permit: entered right before its LLM call, left as soon as
-    the provider answers (process_message.CallGate)."""
-
-    def __init__(
-        self, limiter: AdaptiveLimiter, on_quota_gate_closing: Callable[[], None] | None = None
-    ) -> None:
-        self._limiter = limiter
-        self._on_closing = on_quota_gate_closing
-        self._permit: Permit | None = None
-        self.started = False  # a permit was granted: the call is (or was) at the provider
-
-    async def enter(self) -> None:
-        self._permit = await self._limiter.acquire()
-        self.started = True
-
-    async def leave(self, outcome: ParseOutcome | None) -> None:
-        if self._permit is None:
-            return
-        permit, self._permit = self._permit, None
-        refused = None
-        if isinstance(outcome, LLMFailure):
-            refused = outcome.effect.concurrency_signal
-            if outcome.effect.gate is not GateAction.NONE and self._on_closing is not None:
-                self._on_closing()
-        elif outcome is not None:
-            refused = False
-        await self._limiter.release(permit, refused=refused)
