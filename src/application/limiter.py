@@ -96,7 +96,6 @@ class AdaptiveLimiter:
         self._store_up = True
         self._idle_since: datetime | None = None
         self._renewed_at: datetime | None = None
-        self._learned_at: datetime | None = None
         self._seen_at: datetime | None = None  # the store's last answer
         self._changed = asyncio.Condition()
         self._kick = asyncio.Event()
@@ -270,11 +269,13 @@ class AdaptiveLimiter:
             await self._take(max(wanted, 0), now)
 
     def _learning_due(self, now: datetime) -> bool:
+        """Refusals at once; successes once the oldest waiting has waited ``learn_every``
+        (batches under load; on an idle service, after the call's own save)."""
         if not self._outcomes:
             return False
-        if self._learned_at is None or any(o.refused for o in self._outcomes):
+        if any(o.refused for o in self._outcomes):
             return True
-        return now - self._learned_at >= self._config.learn_every
+        return now - self._outcomes[0].at >= self._config.learn_every
 
     def _may_take(self, now: datetime) -> bool:
         """Worth asking the store: its last answer showed free slots, or it has not
@@ -320,7 +321,7 @@ class AdaptiveLimiter:
             return limit.learned
 
         before = self._limit.permits
-        self._learned_at = now = self._clock.now()
+        now = self._clock.now()
         try:
             view = await self._deadline(self._state.learn_limit(self._owner, learn, now))
         except StorageError:
@@ -354,8 +355,8 @@ class AdaptiveLimiter:
             due.append(self._config.poll)
         if self._idle_since is not None and self._held - self._busy:
             due.append(self._idle_since + self._config.idle - now)
-        if self._outcomes and self._learned_at is not None:
-            due.append(self._learned_at + self._config.learn_every - now)
+        if self._outcomes:
+            due.append(self._outcomes[0].at + self._config.learn_every - now)
         return max(min(due).total_seconds(), 0.0)
 
     async def _sleep(self, seconds: float) -> None:
