@@ -21,7 +21,7 @@ from typing import TypeVar
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
 from channel_parser.application.limiter import AdaptiveLimiter
-from channel_parser.application.permit_gate import PermitGate
+from channel_parser.application.permit_gate import GateClosed, PermitGate
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.storage import MessageRepository
 from channel_parser.application.storage_health import StorageHealth
@@ -88,9 +88,10 @@ class Engine:
         self._give_back_waiting()
 
     def _give_back_waiting(self) -> None:
-        """Messages claimed ahead that have not started their call go back to the store."""
+        """Messages claimed ahead and waiting for a permit go back to the store (those
+        not yet at the gate find it closed when stopping)."""
         for task, gate in self._tasks.items():
-            if not gate.started:
+            if gate.waiting:
                 task.cancel()
 
     async def run(self, *, until_idle: bool = False) -> None:
@@ -133,7 +134,9 @@ class Engine:
                 continue
             # A failure that closes the quota gate sends the messages claimed ahead back
             # before its permit can pass to one of them.
-            gate = PermitGate(self._limiter, on_quota_gate_closing=self._give_back_waiting)
+            gate = PermitGate(
+                self._limiter, self._stopping, on_quota_gate_closing=self._give_back_waiting
+            )
             task = asyncio.create_task(self._handle(claimed.message, gate))
             self._tasks[task] = gate
             task.add_done_callback(self._task_done)
@@ -198,6 +201,8 @@ class Engine:
         try:
             await self._process(message, owner, gate)
             processed = True
+        except GateClosed:  # stopping before its call: back to the store at once
+            await self._release(message, owner)
         except asyncio.CancelledError:
             await self._release(message, owner)
             raise

@@ -3,6 +3,7 @@ call (the engine's side of process_message.CallGate)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from channel_parser.application.limiter import AdaptiveLimiter, Permit
@@ -10,20 +11,36 @@ from channel_parser.application.ports.llm import ParseOutcome
 from channel_parser.domain.failures import GateAction, LLMFailure
 
 
+class GateClosed(Exception):
+    """The worker is stopping: the message goes back without its call."""
+
+
 class PermitGate:
     """One message's way to a permit: entered right before its LLM call, left as soon as
     the provider answers (process_message.CallGate)."""
 
     def __init__(
-        self, limiter: AdaptiveLimiter, on_quota_gate_closing: Callable[[], None] | None = None
+        self,
+        limiter: AdaptiveLimiter,
+        stopping: asyncio.Event,
+        on_quota_gate_closing: Callable[[], None] | None = None,
     ) -> None:
         self._limiter = limiter
+        self._stopping = stopping
         self._on_closing = on_quota_gate_closing
         self._permit: Permit | None = None
+        self.waiting = False  # in enter(), for a permit: the call has not started
         self.started = False  # a permit was granted: the call is (or was) at the provider
 
     async def enter(self) -> None:
-        self._permit = await self._limiter.acquire()
+        """Wait for a permit; GateClosed once the worker is stopping."""
+        if self._stopping.is_set():
+            raise GateClosed
+        self.waiting = True
+        try:
+            self._permit = await self._limiter.acquire()
+        finally:
+            self.waiting = False
         self.started = True
 
     async def leave(self, outcome: ParseOutcome | None) -> None:

@@ -210,3 +210,26 @@ async def test_after_a_refusal_no_new_call_starts_until_one_of_ours_succeeds() -
     await limiter.release(waiting.result(), refused=None)
     await limiter.release(permits[2], refused=None)
     await limiter.close()
+
+
+async def test_stop_gives_back_the_messages_claimed_ahead_and_starts_no_call() -> None:
+    shared, provider = Shared(), Provider()
+    (world,) = workers(shared, provider, 1, limit=ConcurrencyLimit(limit=4, max_limit=4))
+    world.start()
+    for i in range(10):
+        await world.post(i)
+    await world.settle(lambda: provider.in_flight == 4, rounds=500)
+    await world.settle(rounds=100)
+    waiting = [m for m in shared.messages.messages.values() if m.status is MessageStatus.PROCESSING]
+    assert len(waiting) == 4 + world.config.prefetch  # two claimed ahead of a permit
+    world.engine.stop()
+    await world.settle(
+        lambda: (
+            sum(m.status is MessageStatus.PROCESSING for m in shared.messages.messages.values())
+            == 4
+        )
+    )  # at once, not after the grace time: only the four at the provider are held
+    provider.go.set()  # the calls in flight end; nothing new starts
+    await world.stop()
+    assert provider.answered == 4 and len(world.parser.calls) == 4
+    assert sum(m.status is MessageStatus.DONE for m in shared.messages.messages.values()) == 4
