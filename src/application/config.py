@@ -22,3 +22,5 @@ class EngineConfig:
     shutdown_grace: timedelta = timedelta(seconds=30)
     storage_retry_max: timedelta = timedelta(seconds=30)
     internal_error_limit: int = DEFAULT_INTERNAL_ERROR_LIMIT  # in a row, then ERROR
+    # Messages claimed ahead of a free permit, so that a freed one never waits for a claim.
+    prefetch: int = attrs.field(default=2, validator=attrs.validators.ge(0))

@@ -2,7 +2,12 @@
 the adaptive limiter; wakes at once on local posts, on a timer at the earliest
 retry_after, and at a short poll interval for posts stored by other processes; probes
 the quota while the gate is closed; recovers stuck messages. Storage outages are
-StorageHealth's to report and back off from; the limiter learns and keeps the limit."""
+StorageHealth's to report and back off from; the limiter learns and keeps the limit.
+
+A message is claimed while this worker could run more calls than it has messages in
+hand, plus ``prefetch``: the claim and the cache look-up happen before the permit is
+taken, so a freed permit goes to a message that is ready and the provider never waits
+for the store."""
 
 from __future__ import annotations
 
@@ -17,15 +22,14 @@ from typing import TypeVar
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
 from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.permit_gate import GateClosed, PermitGate
 from channel_parser.application.ports.clock import Clock
-from channel_parser.application.ports.llm import ParseOutcome
 from channel_parser.application.ports.storage import MessageRepository
 from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.claim_message import ClaimMessage
 from channel_parser.application.use_cases.probe_quota import ProbeQuota, ProbeResult
 from channel_parser.application.use_cases.process_message import ProcessMessage
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
-from channel_parser.domain.failures import LLMFailure
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage
 from channel_parser.domain.message_rules import LEASED
@@ -62,7 +66,9 @@ class Engine:
         self._owner = owner
         self._wake = wakeup or asyncio.Event()  # set by IngestPost when a post is stored
         self._stopping = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], PermitGate] = {}
+        self._room = asyncio.Event()  # a task ended, or the limiter's capacity grew
+        limiter.on_change(self._room.set)
         self._held_wait_until: datetime | None = None  # until_idle: see _wait_for_held
 
     @property
@@ -78,13 +84,23 @@ class Engine:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop claiming; run() returns after in-flight calls end (within the grace time)."""
+        """Stop claiming; run() returns after in-flight calls end (within the grace time).
+        Messages still waiting for a permit are given back at once."""
         self._stopping.set()
         self._wake.set()
+        self._give_back_waiting()
+
+    def _give_back_waiting(self) -> None:
+        """Messages claimed ahead and waiting for a permit go back to the store (those
+        not yet at the gate find it closed when stopping)."""
+        for task, gate in self._tasks.items():
+            if gate.waiting:
+                task.cancel()
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stop(), or (until_idle) until nothing is due and nothing in flight."""
         stuck_checker = asyncio.create_task(self._check_stuck_periodically())
+        self._limiter.start()
         try:
             await self._guard(self._recover())  # due retries and stuck messages, at start
             # A closed gate due a probe (the balance may be back; a misconfiguration met
@@ -96,25 +112,24 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await stuck_checker
             await self._drain()
+            await self._limiter.close()
 
     # -- the loop -------------------------------------------------------------------
 
     async def _loop(self, until_idle: bool) -> None:
         claims = itertools.count(1)
         while not self._stopping.is_set():
-            if not await self._acquire_unless_stopping():
+            if not await self._room_unless_stopping():
                 break
             try:
                 # One owner per claim, so that a message this process claims again (its
                 # lease expired in a long storage outage) is not saved by both tasks.
                 claimed = await self._claim(f"{self._owner}/{next(claims)}")
             except StorageError as exc:
-                await self._limiter.release()
                 await self._wait(await self._health.failed(exc))
                 continue
             self._health.ok()
             if claimed.message is None:
-                await self._limiter.release()
                 if until_idle and not self._tasks:
                     # Nothing claimable and nothing running: one more look after any
                     # stuck recovery, then stop (once no dead worker holds a message).
@@ -125,27 +140,34 @@ class Engine:
                     return
                 await self._idle(claimed.gate, until_idle)
                 continue
-            task = asyncio.create_task(self._handle(claimed.message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # A failure that closes the quota gate sends the messages claimed ahead back
+            # before its permit can pass to one of them.
+            gate = PermitGate(
+                self._limiter, self._stopping, on_quota_gate_closing=self._give_back_waiting
+            )
+            task = asyncio.create_task(self._handle(claimed.message, gate))
+            self._tasks[task] = gate
+            task.add_done_callback(self._task_done)
 
-    async def _acquire_unless_stopping(self) -> bool:
-        """A permit, or False as soon as stop() is called (even while every permit is busy,
-        so that a SIGTERM starts the shutdown grace time at once)."""
-        if self._stopping.is_set():
-            return False
-        acquiring = asyncio.ensure_future(self._limiter.acquire())
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not self._stopping.is_set():
-            return True
-        acquiring.cancel()
-        try:
-            await acquiring
-        except asyncio.CancelledError:
-            return False
-        await self._limiter.release()  # it was granted just as we stopped
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._room.set()
+
+    async def _room_unless_stopping(self) -> bool:
+        """Wait until this worker may hold one more message (the calls it could run now,
+        plus the prefetch); False as soon as stop() is called (even while every permit is
+        busy, so that a SIGTERM starts the shutdown grace time at once)."""
+        while not self._stopping.is_set():
+            if len(self._tasks) < self._limiter.capacity + self._config.prefetch:
+                return True
+            self._room.clear()
+            room = asyncio.ensure_future(self._room.wait())
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({room, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                room.cancel()
+                stopping.cancel()
         return False
 
     async def _wait_for_held(self) -> bool:
@@ -220,21 +242,14 @@ class Engine:
 
     # -- one message ----------------------------------------------------------------
 
-    async def _handle(self, message: IncomingMessage) -> None:
-        released = False
+    async def _handle(self, message: IncomingMessage, gate: PermitGate) -> None:
         owner = message.lease_owner or self._owner  # the claim's own owner
-
-        async def call_ended(outcome: ParseOutcome) -> None:
-            """The LLM answered: feed the limiter and free the permit before saving."""
-            nonlocal released
-            refused = isinstance(outcome, LLMFailure) and outcome.effect.concurrency_signal
-            await self._limiter.call_ended(refused=refused)
-            released = True
-
         processed = False
         try:
-            await self._process(message, owner, call_ended)
+            await self._process(message, owner, gate)
             processed = True
+        except GateClosed:  # stopping before its call: back to the store at once
+            await self._release(message, owner)
         except asyncio.CancelledError:
             await self._release(message, owner)
             raise
@@ -243,8 +258,7 @@ class Engine:
         except Exception:  # ProcessMessage records any error; only recording it failed
             log.exception("message %s: could not record an internal error", message.key)
         finally:
-            if not released:  # a cache hit, or an error before the call ended
-                await self._limiter.release()
+            await gate.leave(None)  # a no-op when the call already gave its permit back
             if processed:
                 self._wake.set()  # a retry may now be the earliest; the loop recomputes
 

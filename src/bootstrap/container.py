@@ -28,7 +28,7 @@ from channel_parser.application.channel_directory import ChannelDirectory
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.deliveries import ADMIN_TOPIC, Deliveries
 from channel_parser.application.engine import Engine
-from channel_parser.application.limiter import AdaptiveLimiter
+from channel_parser.application.limiter import AdaptiveLimiter, LimiterConfig
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.notify import NotificationSender
 from channel_parser.application.ports.storage import ServiceState
@@ -105,6 +105,10 @@ def token_prices(settings: Settings) -> TokenPrices | None:
     if settings.llm_price_input_per_mtok is None or settings.llm_price_output_per_mtok is None:
         return None
     return TokenPrices(settings.llm_price_input_per_mtok, settings.llm_price_output_per_mtok)
+
+
+def make_limiter_config(settings: Settings) -> LimiterConfig:
+    return LimiterConfig(lease=timedelta(seconds=settings.concurrency_lease_seconds))
 
 
 def worker_id() -> str:
@@ -326,7 +330,17 @@ class Container(containers.DeclarativeContainer):
     # -- the engine -------------------------------------------------------------------
     limit = providers.Singleton(starting_limit, settings, state)
     adaptive = providers.Object(True)  # False: a fixed pool of `limit` (the benchmark's baseline)
-    limiter = providers.Singleton(AdaptiveLimiter, limit, state, metrics, adaptive=adaptive)
+    limiter_config = providers.Singleton(make_limiter_config, settings)
+    limiter = providers.Singleton(
+        AdaptiveLimiter,
+        limit,
+        state,
+        metrics,
+        clock,
+        owner,
+        limiter_config,
+        adaptive=adaptive,
+    )
     engine = providers.Singleton(
         Engine,
         claim=claim,

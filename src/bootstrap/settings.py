@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     concurrency_start: int = Field(default=4, ge=1, le=10_000)
     concurrency_min: int = Field(default=1, ge=1, le=10_000)
     concurrency_max: int = Field(default=32, ge=1, le=10_000)
+    concurrency_lease_seconds: float = _seconds(10.0, 1.0, 3600.0)  # a dead worker's permits
     lease_seconds: float = _seconds(60.0, 1.0, DAY)  # renewed every third of it
     stuck_check_seconds: float = _seconds(60.0, 0.1, DAY)
     quota_probe_seconds: float = _seconds(300.0, 0.1, DAY)

@@ -58,7 +58,7 @@ class ChatHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         state = self.state
-        state.total_calls += 1
+        state.called(asyncio.get_running_loop().time())
         request_id = f"sim-{next(self.ids)}"
         denied = self._check_key(request.headers.get("Authorization", ""))
         if denied is not None:
@@ -83,7 +83,7 @@ class ChatHandler:
             return self._error("1113", request_id)
         if not state.admit_rate(asyncio.get_running_loop().time()):
             return self._error("1303", request_id)
-        if state.over_concurrency():
+        if state.over_concurrency(asyncio.get_running_loop().time()):
             return self._error("1302", request_id)
         state.enter()
         try:
@@ -148,7 +148,7 @@ class ChatHandler:
             reply["choices"] = []
         self.state.charge(reply["usage"]["total_tokens"])
         if fault is None:
-            self.state.successes += 1
+            self.state.answered(asyncio.get_running_loop().time())
             self.state.successes_by_text[text_key(text)] += 1
         if kind == Fault.DRIP:
             return await self._drip(request, json.dumps(reply).encode())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import itertools
+import math
 import random
 from typing import Any, Literal
 
@@ -88,13 +90,20 @@ class FaultSpec:
         return cls(str(value))
 
 
+Distribution = Literal["fixed", "uniform", "exponential", "lognormal"]
+DISTRIBUTIONS: tuple[Distribution, ...] = ("fixed", "uniform", "exponential", "lognormal")
+
+
 @attrs.frozen
 class Latency:
-    """Time to answer a good request: fixed, uniform (± jitter) or exponential (mean), seeded."""
+    """Time to answer a good request, seeded: fixed, uniform (± jitter), exponential (mean
+    *ms*) or lognormal (mean *ms*, *sigma* the standard deviation of its logarithm: 0.25 is
+    a narrow spread, 0.8 a heavy tail)."""
 
     ms: float = 0.0
     jitter_ms: float = 0.0
-    distribution: Literal["fixed", "uniform", "exponential"] = "fixed"
+    distribution: Distribution = "fixed"
+    sigma: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
 
     def sample(self, rng: random.Random) -> float:
         """Seconds."""
@@ -102,9 +111,58 @@ class Latency:
             value = rng.uniform(self.ms - self.jitter_ms, self.ms + self.jitter_ms)
         elif self.distribution == "exponential":
             value = rng.expovariate(1.0 / self.ms) if self.ms > 0 else 0.0
+        elif self.distribution == "lognormal":
+            # mean = exp(mu + sigma^2 / 2), so mu is chosen to keep the mean at ms
+            mu = math.log(self.ms) - self.sigma**2 / 2 if self.ms > 0 else -math.inf
+            value = rng.lognormvariate(mu, self.sigma) if self.ms > 0 else 0.0
         else:
             value = self.ms
         return max(value, 0.0) / 1000.0
+
+
+@attrs.frozen
+class LimitSchedule:
+    """A hidden concurrency limit that moves: *first* from the start, then each
+    ``(seconds, limit)`` from that many seconds after the start (or the last reset)."""
+
+    first: int = attrs.field(validator=attrs.validators.ge(1))
+    changes: tuple[tuple[float, int], ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        times = [at for at, _ in self.changes]
+        if times != sorted(times) or any(at < 0 for at in times):
+            raise ValueError("limit changes must be at increasing, non-negative times")
+        if any(limit < 1 for _, limit in self.changes):
+            raise ValueError("a concurrency limit must be at least 1")
+
+    @classmethod
+    def parse(cls, text: str) -> LimitSchedule:
+        """``"8,4@15,12@30"``: 8 from the start, 4 after 15 s, 12 after 30 s."""
+        try:
+            head, *rest = [part.strip() for part in text.split(",")]
+            changes = []
+            for part in rest:
+                limit, _, at = part.partition("@")
+                if not at:
+                    raise ValueError(part)
+                changes.append((float(at), int(limit)))
+            return cls(int(head), tuple(changes))
+        except ValueError as exc:
+            raise ValueError(
+                f"limit schedule {text!r}: expected LIMIT[,LIMIT@SECONDS...], e.g. 8,4@15,12@30"
+            ) from exc
+
+    def limit_at(self, seconds: float) -> int:
+        limit = self.first
+        for at, value in self.changes:
+            if seconds >= at:
+                limit = value
+        return limit
+
+    def limit_seconds(self, start: float, end: float) -> float:
+        """The limit integrated over [start, end] (seconds after the schedule's start)."""
+        edges = [start, *(at for at, _ in self.changes if start < at < end), end]
+        return sum(self.limit_at(a) * (b - a) for a, b in itertools.pairwise(edges))
 
 
 def _latency(value: Latency | dict[str, Any] | float) -> Latency:
@@ -125,6 +183,7 @@ class SimulatorConfig:
     api_key: str | None = None  # None: any non-empty Bearer key is accepted
     model: str | None = None  # set: another model answers 1211
     concurrency_limit: int | None = None  # the hidden limit; above it: 429 / 1302
+    limit_schedule: LimitSchedule | None = None  # a moving hidden limit (wins over the above)
     rpm: int | None = None  # requests accepted per 60 s; above it: 429 / 1303
     balance: int | None = None  # calls (or tokens) left; at 0: 429 / 1113
     balance_unit: Literal["calls", "tokens"] = "calls"

@@ -79,6 +79,7 @@ class ZaiSimulator:
         return self._state.stats()
 
     def reset_stats(self) -> None:
+        """Zero the counters; the limit schedule starts again at the next call."""
         self._state.reset_stats()
 
     def top_up(self, amount: int) -> int | None:

@@ -26,6 +26,9 @@ class SimulatorStats:
     balance: int | None
     thinking: dict[str, int]  # the requests' thinking.type ("absent": not sent) -> count
     max_tokens: dict[str, int]  # the requests' max_tokens ("absent": not sent) -> count
+    # Seconds from the first call to the last good answer (None: no answer yet): the
+    # window a benchmark's throughput is measured over.
+    first_to_last_success: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -48,6 +51,9 @@ class SimulatorState:
         self.reset_stats()
 
     def reset_stats(self) -> None:
+        """Zero the counters; the limit schedule starts again at the next call."""
+        self.started: float | None = None  # loop time of the first call since the reset
+        self.last_success: float | None = None  # loop time of the last good answer
         self.total_calls = 0
         self.peak_in_flight = self.in_flight
         self.successes = 0
@@ -69,6 +75,11 @@ class SimulatorState:
             balance=self.balance,
             thinking=dict(self.thinking),
             max_tokens=dict(self.max_tokens),
+            first_to_last_success=(
+                None
+                if self.started is None or self.last_success is None
+                else self.last_success - self.started
+            ),
         )
 
     def saw_options(self, thinking: str, max_tokens: str) -> None:
@@ -123,8 +134,25 @@ class SimulatorState:
         self._accepted.append(now)
         return True
 
-    def over_concurrency(self) -> bool:
-        limit = self.config.concurrency_limit
+    def called(self, now: float) -> None:
+        """A call arrived at loop time *now*: the first one starts the limit schedule."""
+        self.total_calls += 1
+        if self.started is None:
+            self.started = now
+
+    def answered(self, now: float) -> None:
+        self.successes += 1
+        self.last_success = now
+
+    def concurrency_limit(self, now: float) -> int | None:
+        """The hidden limit at loop time *now* (None: no limit)."""
+        schedule = self.config.limit_schedule
+        if schedule is not None:
+            return schedule.limit_at(0.0 if self.started is None else now - self.started)
+        return self.config.concurrency_limit
+
+    def over_concurrency(self, now: float = 0.0) -> bool:
+        limit = self.concurrency_limit(now)
         return limit is not None and self.in_flight >= limit
 
     def enter(self) -> None:

@@ -14,14 +14,17 @@ import pytest
 from channel_parser.application.ports.storage import (
     ChannelMode,
     IngestOutcome,
+    Learn,
     MessageFilter,
     MessageRepository,
     NewPost,
+    PermitView,
     SlotTaken,
     StaleResults,
 )
 from channel_parser.bootstrap.storage import Stores
 from channel_parser.domain.backoff import BackoffPolicy
+from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
 from channel_parser.domain.failures import FailureKind, LLMFailure, NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
@@ -32,6 +35,7 @@ from channel_parser.domain.usage import NO_USAGE, LLMUsage
 
 T0 = datetime(2026, 1, 25, 18, 42, 51, tzinfo=UTC)
 LEASE = timedelta(seconds=180)
+PERMIT_LEASE = timedelta(seconds=10)
 POLICY = BackoffPolicy()
 CONCURRENCY = LLMFailure(FailureKind.CONCURRENCY_LIMITED, "1302", "High concurrency usage")
 QUOTA = LLMFailure(FailureKind.QUOTA_EXHAUSTED, "insufficient_quota", "no balance")
@@ -796,12 +800,88 @@ class StorageContract:
         await asyncio.gather(*(state.add_usage(at(i), LLMUsage(10, 1, 1)) for i in range(30)))
         assert await state.usage_since(T0) == LLMUsage(300, 30, 30)
 
-    async def test_learned_limit(self, stores: Stores) -> None:
-        assert await stores.state.learned_limit() is None
-        await stores.state.set_learned_limit(6.5)
-        assert await stores.state.learned_limit() == 6.5
-        await stores.state.set_learned_limit(3)
-        assert await stores.state.learned_limit() == 3.0
+    # -- the shared concurrency limiter ----------------------------------------------
+
+    async def test_learned_limit_is_shared_with_all_it_learned(self, stores: Stores) -> None:
+        state = stores.state
+        assert await state.learned_limit() is None
+        seen: list[tuple[LearnedLimit | None, int]] = []
+
+        def learn(value: LearnedLimit) -> Learn:
+            def apply(stored: LearnedLimit | None, others: int) -> LearnedLimit:
+                seen.append((stored, others))
+                return value
+
+            return apply
+
+        first = LearnedLimit(
+            6.5, 8, 0.75, weighed_at=at(1), at_ceiling=3, restore=9, restore_until=at(600)
+        )
+        view = await state.learn_limit("a", learn(first), at(1))
+        assert view == PermitView(first, frozenset(), 0)
+        assert await state.learned_limit() == 6.5
+        await state.take_permits("b", 2, ConcurrencyLimit(limit=4), at(2), PERMIT_LEASE)
+        second = LearnedLimit(3.0)
+        view = await state.learn_limit("a", learn(second), at(3))
+        assert view == PermitView(second, frozenset(), 2)
+        assert seen == [(None, 0), (first, 2)]  # the stored one and the slots of the others
+        assert await state.learned_limit() == 3.0
+
+    async def test_permits_below_the_learned_limit_go_to_one_holder_each(
+        self, stores: Stores
+    ) -> None:
+        state = stores.state
+        start = ConcurrencyLimit(limit=3, max_limit=8)  # nothing learned yet: 3 permits
+        view = await state.take_permits("a", 2, start, T0, PERMIT_LEASE)
+        assert (view.mine, view.held) == ({0, 1}, 2)
+        view = await state.take_permits("b", 5, start, at(1), PERMIT_LEASE)
+        assert (view.mine, view.held) == ({2}, 3)  # only what is left below the limit
+        view = await state.take_permits("c", 1, start, at(2), PERMIT_LEASE)
+        assert (view.mine, view.held) == (frozenset(), 3)
+        # The learned limit, not the caller's start, sizes the permits.
+        await state.learn_limit("a", lambda stored, others: LearnedLimit(5.0), at(3))
+        view = await state.take_permits("c", 5, start, at(4), PERMIT_LEASE)
+        assert (view.mine, view.held) == ({3, 4}, 5)
+
+    async def test_permits_expire_with_their_holder_unless_renewed(self, stores: Stores) -> None:
+        state = stores.state
+        start = ConcurrencyLimit(limit=2, max_limit=8)
+        await state.take_permits("a", 1, start, T0, PERMIT_LEASE)  # slot 0 until 10 s
+        await state.take_permits("b", 1, start, T0, PERMIT_LEASE)  # slot 1 until 10 s
+        view = await state.take_permits("a", 0, start, at(8), PERMIT_LEASE)  # renewed: 18 s
+        assert (view.mine, view.held) == ({0}, 2)
+        view = await state.take_permits("c", 2, start, at(9), PERMIT_LEASE)
+        assert view.mine == frozenset()
+        view = await state.take_permits("c", 2, start, at(10), PERMIT_LEASE)  # b's ran out
+        assert (view.mine, view.held) == ({1}, 2)
+        view = await state.take_permits("b", 0, start, at(11), PERMIT_LEASE)
+        assert (view.mine, view.held) == (frozenset(), 2)  # b lost it: no renewal after expiry
+        view = await state.take_permits("a", 0, start, at(18), PERMIT_LEASE)
+        assert view.mine == frozenset()  # too late for a as well
+
+    async def test_permits_given_back_are_free_again(self, stores: Stores) -> None:
+        state = stores.state
+        start = ConcurrencyLimit(limit=2, max_limit=8)
+        await state.take_permits("a", 2, start, T0, PERMIT_LEASE)
+        view = await state.return_permits("b", [0, 1], at(1))  # not b's: nothing happens
+        assert (view.mine, view.held) == (frozenset(), 2)
+        view = await state.return_permits("a", [1], at(1))
+        assert (view.mine, view.held) == ({0}, 1)
+        view = await state.take_permits("b", 2, start, at(2), PERMIT_LEASE)
+        assert (view.mine, view.held) == ({1}, 2)
+
+    async def test_racing_takers_never_share_a_permit(self, stores: Stores) -> None:
+        state = stores.state
+        start = ConcurrencyLimit(limit=5, max_limit=8)
+        views = await asyncio.gather(
+            *(state.take_permits(f"w{i}", 2, start, T0, PERMIT_LEASE) for i in range(6))
+        )
+        granted = [n for view in views for n in view.mine]
+        assert len(granted) == len(set(granted))  # none twice
+        # A racer that loses a slot may come away short (it asks again later), but
+        # together they never hold more than the limit, and what is left is still free.
+        rest = await state.take_permits("late", 5, start, T0, PERMIT_LEASE)
+        assert sorted([*granted, *rest.mine]) == [0, 1, 2, 3, 4]
 
     async def test_named_leases(self, stores: Stores) -> None:
         state = stores.state

@@ -14,18 +14,22 @@ from channel_parser.application.ports.storage import (
     ChannelInfo,
     ChannelMode,
     IngestOutcome,
+    Learn,
     MessageFilter,
     MessageStats,
     NewPost,
+    PermitView,
     SlotTaken,
     StaleResults,
     requeue_selects,
 )
+from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
 from channel_parser.domain.errors import InvalidTransition
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
 from channel_parser.domain.message_rules import EDITS_IN_PLACE, EditRule
+from channel_parser.domain.permits import PermitTable
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.throttle import Decide, ThrottleSlot
 from channel_parser.domain.usage import NO_USAGE, LLMUsage, usage_hour
@@ -254,7 +258,8 @@ class InMemoryServiceState:
     def __init__(self) -> None:
         self.gate = QuotaGate()
         self.slots: dict[NotificationKind, ThrottleSlot] = {}
-        self.limit: float | None = None
+        self.learned: LearnedLimit | None = None
+        self.permits = PermitTable()
         self.leases: dict[str, tuple[str, datetime]] = {}
         self.usage: dict[datetime, LLMUsage] = {}  # hour -> what was spent in it
 
@@ -275,10 +280,29 @@ class InMemoryServiceState:
         self.slots.pop(kind, None)
 
     async def learned_limit(self) -> float | None:
-        return self.limit
+        return None if self.learned is None else self.learned.limit
 
-    async def set_learned_limit(self, limit: float) -> None:
-        self.limit = limit
+    async def take_permits(
+        self, owner: str, want: int, limit: ConcurrencyLimit, now: datetime, lease: timedelta
+    ) -> PermitView:
+        permits = limit.with_learned(self.learned).permits
+        self.permits, _ = self.permits.take(owner, want, permits, now, now + lease)
+        return self._view(owner, now)
+
+    async def return_permits(
+        self, owner: str, numbers: Collection[int], now: datetime
+    ) -> PermitView:
+        self.permits = self.permits.give_back(owner, numbers)
+        return self._view(owner, now)
+
+    async def learn_limit(self, owner: str, learn: Learn, now: datetime) -> PermitView:
+        self.learned = learn(self.learned, self.permits.held_by_others(owner, now))
+        return self._view(owner, now)
+
+    def _view(self, owner: str, now: datetime) -> PermitView:
+        return PermitView(
+            self.learned, self.permits.held_by(owner, now), len(self.permits.held(now))
+        )
 
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         held = self.leases.get(name)

@@ -32,9 +32,11 @@ def post_text(i: int) -> str:
 
 
 @contextlib.contextmanager
-def simulator(cwd: Path, *, limit: int, latency_ms: float) -> Iterator[str]:
-    """A `simulate-zai` process; yields its root URL and stops it afterwards."""
+def simulator(cwd: Path, *, limit: int | None, latency_ms: float) -> Iterator[str]:
+    """A `simulate-zai` process (*limit* None: no hidden concurrency limit); yields its
+    root URL and stops it afterwards."""
     port = free_port()
+    hidden = [] if limit is None else ["--concurrency-limit", str(limit)]
     proc = subprocess.Popen(
         [
             *CLI,
@@ -43,8 +45,7 @@ def simulator(cwd: Path, *, limit: int, latency_ms: float) -> Iterator[str]:
             str(port),
             "--latency-ms",
             str(latency_ms),
-            "--concurrency-limit",
-            str(limit),
+            *hidden,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -127,3 +127,19 @@ async def test_parse_against_simulate_zai(simulator: str, tmp_path: Path) -> Non
     assert isinstance(stats, dict)
     assert stats["successes"] == 1
     assert stats["rejections"] == {"1302": 1, "1113": 1}
+
+
+def test_simulate_zai_refuses_a_malformed_limit_schedule_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CLI, "simulate-zai", "--port", "0", "--limit-schedule", "8,4@later"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "channel-parser: error: --limit-schedule: limit schedule '8,4@later': expected "
+        "LIMIT[,LIMIT@SECONDS...], e.g. 8,4@15,12@30"
+    ]

@@ -15,6 +15,7 @@ import pytest
 from channel_parser.adapters.llm.prompting import check_output, load_prompt_spec
 from channel_parser.application.ports.llm import ParseRequest, ParseSuccess
 from channel_parser.domain.failures import FailureKind, LLMFailure
+from channel_parser.simulator.config import LimitSchedule
 from channel_parser.simulator.server import ZaiSimulator
 from tests.integration.llm_support import KEY, simulated
 
@@ -60,6 +61,31 @@ async def test_the_hidden_concurrency_limit_answers_1302(caplog: pytest.LogCaptu
         r"limits'\}, 'request_id': 'sim-\d+'\}\. Will retry with backoff\.$"
     )
     assert all(shape.match(r.getMessage()) for r in lines), lines[0].getMessage()
+
+
+async def test_a_limit_schedule_raises_the_hidden_limit_during_a_run() -> None:
+    schedule = LimitSchedule.parse("1,3@0.4")  # 1 from the first call, 3 after 0.4 s
+    async with simulated(limit_schedule=schedule, latency={"ms": 150}) as (sim, parser):
+        early = await asyncio.gather(*(parser.parse(req(f"a{i}", f"a{i}")) for i in range(3)))
+        assert sum(isinstance(o, ParseSuccess) for o in early) == 1
+        await asyncio.sleep(0.4)
+        late = await asyncio.gather(*(parser.parse(req(f"b{i}", f"b{i}")) for i in range(3)))
+        assert all(isinstance(o, ParseSuccess) for o in late)
+        stats = sim.stats()
+        assert stats.rejections == {"1302": 2} and stats.peak_in_flight == 3
+        assert stats.first_to_last_success is not None
+        assert 0.55 <= stats.first_to_last_success < 5
+
+
+async def test_lognormal_latency_over_http() -> None:
+    latency = {"ms": 60, "distribution": "lognormal", "sigma": 0.8}
+    async with simulated(latency=latency) as (sim, parser):
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(parser.parse(req(f"p{i}", f"p{i}")) for i in range(40)))
+        took = time.monotonic() - started
+        assert all(isinstance(o, ParseSuccess) for o in outcomes)
+        assert sim.stats().successes == 40
+        assert took < 5  # 40 concurrent calls: about the slowest of them, never their sum
 
 
 async def test_the_requests_per_minute_limit_answers_1303() -> None:

@@ -1,15 +1,16 @@
 """Scale-out: three worker processes (`channel-parser run --no-listener`) share one store
 and one simulated Z.AI with a hidden concurrency limit; the backlog ends with each post
-parsed exactly once, and the learned limits of the three together respect the provider's.
+parsed exactly once, and the one limit the three learn together is the provider's.
 
 What is measured. The simulator refuses (429/1302) every call above its limit before
 counting it in flight, so its `peak_in_flight` counts the calls it admitted, the calls
-the provider had to carry: it must never exceed the limit (margin 0). What the three
-learning limiters cost is the number of 1302 refusals (at most 10 % of the calls; about
-1 % in practice). At the end the sum of the three learned limits (read from each
-worker's /metrics) is at most the provider's limit plus one per worker. On FerretDB the
-claims are the bottleneck (a few posts per second) and the provider's limit is never
-met, so only the SQLite run exercises the limiters.
+the provider had to carry: it must never exceed the limit (margin 0). What the shared
+learning limiter costs is the number of 1302 refusals (at most 2 % of the calls; its
+probes above the limit, under 1 % in practice). At the end every worker reports the
+same learned limit (read from each worker's /metrics), at most the provider's plus one
+(a probe). On FerretDB the claims are the bottleneck (a few posts per second) and the
+provider's limit is never met, so only the SQLite run exercises the limiter's learning
+(tests/integration/test_shared_limit.py shows the limit shared on both stores).
 
 Sizes. On FerretDB (the test server) every filtered write scans the whole collection
 (docs/adr/0005), so the MongoDB run uses SCALE_OUT_POSTS posts (default 120, well
@@ -48,7 +49,7 @@ LIMIT = 6  # the provider's hidden concurrency limit
 LATENCY_MS = 100
 MONGO_POSTS = int(os.environ.get("SCALE_OUT_POSTS", "120"))
 SQLITE_POSTS = int(os.environ.get("SCALE_OUT_SQLITE_POSTS", "2000"))
-MAX_REFUSED_SHARE = 0.10  # 1302 refusals per call, at most
+MAX_REFUSED_SHARE = 0.02  # 1302 refusals per call, at most
 LIMIT_KEY = "channel_parser_concurrency_limit"
 
 
@@ -119,16 +120,17 @@ def _run_backlog(
         f"\n{posts} posts, {WORKERS} workers, limit {LIMIT}, {LATENCY_MS} ms: "
         f"{elapsed:.1f} s ({posts / elapsed:.1f} posts/s; ideal {LIMIT * 1000 / LATENCY_MS:.0f}); "
         f"calls {stats['total_calls']}, peak in flight {stats['peak_in_flight']}, "
-        f"1302 refusals {refused}, learned limits at the end {final_limits} "
-        f"(peak of their sum {peak_limits:.0f})"
+        f"1302 refusals {refused}, the learned limit each worker saw at the end "
+        f"{final_limits} (peak of their sum {peak_limits:.0f})"
     )
     assert stats["peak_in_flight"] <= LIMIT  # admitted calls: the provider's load
     assert refused <= MAX_REFUSED_SHARE * stats["total_calls"], stats["rejections"]
     assert set(stats["rejections"]) <= {"1302"}, stats["rejections"]
     if reaches_the_limit:
-        assert refused > 0  # the provider's limit was met: the limiters were tested
-        # Together the learned limits hold the provider's, each probing above its share.
-        assert sum(final_limits) <= LIMIT + WORKERS, final_limits
+        assert refused > 0  # the provider's limit was met: the limiter was tested
+        # One learned limit for all: the provider's, or one above it while probing.
+        assert max(final_limits) - min(final_limits) <= 1, final_limits
+        assert min(final_limits) >= LIMIT - 1 and max(final_limits) <= LIMIT + 1, final_limits
 
 
 def test_three_workers_share_mongodb_and_parse_each_post_once(

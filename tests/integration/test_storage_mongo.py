@@ -10,6 +10,7 @@ from pymongo import MongoClient
 
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.concurrency import LearnedLimit
 from tests.contracts.outbox import OutboxContract
 from tests.contracts.storage import LEASE, T0, StorageContract, at, post
 
@@ -37,3 +38,23 @@ async def test_recover_expired_purges_old_claim_tokens(mongo_uri: str, mongo_dat
         async with open_storage(settings) as stores:
             await stores.messages.recover_expired(T0 + timedelta(days=1, minutes=1))
         assert [t["at"].replace(tzinfo=UTC) for t in tokens.find({})] == [at(3600)]
+
+
+async def test_a_learned_limit_kept_in_the_older_form_is_still_read(
+    mongo_uri: str, mongo_database: str
+) -> None:
+    """Before the ceiling was shared, service_state kept {_id: "learned_limit", value}."""
+    settings = Settings(_env_file=None, mongodb_uri=mongo_uri, mongodb_database=mongo_database)
+    with MongoClient(mongo_uri) as client:
+        client[mongo_database].service_state.insert_one({"_id": "learned_limit", "value": 6.5})
+    async with open_storage(settings) as stores:
+        assert await stores.state.learned_limit() == 6.5
+        seen: list[LearnedLimit | None] = []
+
+        def learn(stored: LearnedLimit | None, others: int) -> LearnedLimit:
+            seen.append(stored)
+            return LearnedLimit(7.0, 8, 1.0, T0)
+
+        await stores.state.learn_limit("w", learn, T0)
+        assert seen == [LearnedLimit(6.5)]
+        assert await stores.state.learned_limit() == 7.0

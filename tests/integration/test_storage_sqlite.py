@@ -13,6 +13,7 @@ from channel_parser.adapters.storage.sqlite_migrations import ADDED_COLUMNS, mig
 from channel_parser.application.ports.storage import MessageFilter
 from channel_parser.bootstrap.settings import Settings
 from channel_parser.bootstrap.storage import Stores, open_storage
+from channel_parser.domain.concurrency import LearnedLimit
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.usage import NO_USAGE, LLMUsage
@@ -97,3 +98,23 @@ async def test_a_file_made_before_channel_reads_were_kept_gains_the_columns(
         5,
         now,
     )
+
+
+async def test_a_learned_limit_kept_as_a_bare_number_is_still_read(sqlite_path: Path) -> None:
+    """Before the ceiling was shared, the file kept the learned limit as a number."""
+    settings = Settings(_env_file=None, mongodb_uri=None, sqlite_path=sqlite_path)
+    async with open_storage(settings):
+        pass
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.execute("INSERT INTO service_state VALUES ('learned_limit', '6.5')")
+    async with open_storage(settings) as stores:
+        assert await stores.state.learned_limit() == 6.5
+        seen: list[LearnedLimit | None] = []
+
+        def learn(stored: LearnedLimit | None, others: int) -> LearnedLimit:
+            seen.append(stored)
+            return LearnedLimit(7.0, 8, 1.0, datetime(2026, 1, 25, tzinfo=UTC))
+
+        await stores.state.learn_limit("w", learn, datetime(2026, 1, 25, tzinfo=UTC))
+        assert seen == [LearnedLimit(6.5)]
+        assert await stores.state.learned_limit() == 7.0

@@ -26,6 +26,7 @@ CHANNELS = "channels"
 SERVICE_STATE = "service_state"
 CLAIM_TOKENS = "claim_tokens"
 OUTBOX = "outbox"
+CONCURRENCY = "concurrency"  # the learned limit and its permit slots
 
 
 class MongoStorage:
@@ -37,7 +38,7 @@ class MongoStorage:
         self.messages = MongoMessageRepository(db[MESSAGES], db[CLAIM_TOKENS])
         self.cache = MongoParseCache(db[PARSE_CACHE])
         self.channels = MongoChannelRegistry(db[CHANNELS])
-        self.state = MongoServiceState(db[SERVICE_STATE])
+        self.state = MongoServiceState(db[SERVICE_STATE], db[CONCURRENCY])
         self.outbox = MongoOutbox(db[OUTBOX])
 
     @classmethod

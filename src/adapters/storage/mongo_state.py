@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,16 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from channel_parser.adapters.storage.mongo_errors import translated
+from channel_parser.adapters.storage.mongo_permits import MongoPermits
 from channel_parser.adapters.storage.mongo_usage import MongoUsageLedger
-from channel_parser.application.ports.storage import ChannelInfo, ChannelMode, SlotTaken
+from channel_parser.application.ports.storage import (
+    ChannelInfo,
+    ChannelMode,
+    Learn,
+    PermitView,
+    SlotTaken,
+)
+from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
@@ -20,7 +29,6 @@ from channel_parser.domain.throttle import Decide, ThrottleSlot
 Document = dict[str, Any]
 
 GATE_ID = "quota_gate"
-LIMIT_ID = "learned_limit"
 ORPHANED_AFTER = timedelta(minutes=5)  # a slot or lease token no winner acted on
 
 
@@ -121,12 +129,16 @@ def _channel_info(doc: Document) -> ChannelInfo:
 
 class MongoServiceState(MongoUsageLedger):
     """Collection ``service_state``: one document per piece of shared state, changed only
-    by single-document atomic operations so that racing workers agree (and the usage
-    ledger, collection ``llm_usage``: mongo_usage)."""
+    by single-document atomic operations so that racing workers agree; the usage ledger
+    in collection ``llm_usage`` (mongo_usage), the learned limit and its permits in
+    collection ``concurrency`` (mongo_permits)."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], concurrency: AsyncCollection[Document]
+    ) -> None:
         self._c = collection
         self._init_usage(collection.database["llm_usage"])
+        self._permits = MongoPermits(concurrency, collection)
 
     async def quota_gate(self) -> QuotaGate:
         with translated("reading the quota gate"):
@@ -223,13 +235,21 @@ class MongoServiceState(MongoUsageLedger):
                 await self._c.delete_many({"suppressed_of": slot_id, "gen": {"$lte": generation}})
 
     async def learned_limit(self) -> float | None:
-        with translated("reading the learned limit"):
-            doc = await self._c.find_one({"_id": LIMIT_ID})
-        return None if doc is None else float(doc["value"])
+        learned = await self._permits.learned()
+        return None if learned is None else learned.limit
 
-    async def set_learned_limit(self, limit: float) -> None:
-        with translated("writing the learned limit"):
-            await self._c.replace_one({"_id": LIMIT_ID}, {"value": float(limit)}, upsert=True)
+    async def take_permits(
+        self, owner: str, want: int, limit: ConcurrencyLimit, now: datetime, lease: timedelta
+    ) -> PermitView:
+        return await self._permits.take(owner, want, limit, now, lease)
+
+    async def return_permits(
+        self, owner: str, numbers: Collection[int], now: datetime
+    ) -> PermitView:
+        return await self._permits.give_back(owner, numbers, now)
+
+    async def learn_limit(self, owner: str, learn: Learn, now: datetime) -> PermitView:
+        return await self._permits.learn(owner, learn, now)
 
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         lease_id = f"lease:{name}"

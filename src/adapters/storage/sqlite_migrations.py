@@ -37,7 +37,7 @@ ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 
 # Tables made here (sqlite_db recognises a file of an earlier version by its tables).
-ADDED_TABLES = frozenset({"llm_usage", "outbox"})
+ADDED_TABLES = frozenset({"llm_usage", "outbox", "concurrency_permits"})
 
 # Made once the columns exist.
 AFTER_COLUMNS = """
@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT, finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (status, queue, entry_id);
+CREATE TABLE IF NOT EXISTS concurrency_permits (
+    slot INTEGER PRIMARY KEY, owner TEXT NOT NULL, until TEXT NOT NULL
+);
 """
 
 

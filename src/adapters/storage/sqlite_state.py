@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+from channel_parser.adapters.storage import sqlite_permits
 from channel_parser.adapters.storage.sqlite_db import (
     SQLiteDatabase,
     fmt,
@@ -15,13 +17,19 @@ from channel_parser.adapters.storage.sqlite_db import (
     parse_opt,
 )
 from channel_parser.adapters.storage.sqlite_usage import SQLiteUsageLedger
-from channel_parser.application.ports.storage import ChannelInfo, ChannelMode, SlotTaken
+from channel_parser.application.ports.storage import (
+    ChannelInfo,
+    ChannelMode,
+    Learn,
+    PermitView,
+    SlotTaken,
+)
+from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
 from channel_parser.domain.gate import GateState, QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 GATE = "quota_gate"
-LIMIT = "learned_limit"
 
 
 class SQLiteParseCache:
@@ -220,11 +228,30 @@ class SQLiteServiceState(SQLiteUsageLedger):
         await self._db.run(work, "clearing a notification slot")
 
     async def learned_limit(self) -> float | None:
-        value = await self._get(LIMIT)
-        return None if value is None else float(value)
+        learned = sqlite_permits.learned_of(await self._get(sqlite_permits.LIMIT))
+        return None if learned is None else learned.limit
 
-    async def set_learned_limit(self, limit: float) -> None:
-        await self._put(LIMIT, float(limit))
+    async def take_permits(
+        self, owner: str, want: int, limit: ConcurrencyLimit, now: datetime, lease: timedelta
+    ) -> PermitView:
+        def work(conn: sqlite3.Connection) -> PermitView:
+            return sqlite_permits.take(conn, owner, want, limit, now, lease)
+
+        return await self._db.run(work, "taking concurrency permits")
+
+    async def return_permits(
+        self, owner: str, numbers: Collection[int], now: datetime
+    ) -> PermitView:
+        def work(conn: sqlite3.Connection) -> PermitView:
+            return sqlite_permits.give_back(conn, owner, numbers, now)
+
+        return await self._db.run(work, "returning concurrency permits")
+
+    async def learn_limit(self, owner: str, learn: Learn, now: datetime) -> PermitView:
+        def work(conn: sqlite3.Connection) -> PermitView:
+            return sqlite_permits.learn(conn, owner, learn, now)
+
+        return await self._db.run(work, "keeping the learned concurrency limit")
 
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         def work(conn: sqlite3.Connection) -> bool:

@@ -7,12 +7,13 @@ Every method may raise ``application.errors.StorageError`` (or its subclass
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
 
+from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
 from channel_parser.domain.failures import FailureKind, NotificationKind
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage, MessageKey
@@ -290,9 +291,24 @@ class SlotTaken:
     suppressed_before: int  # when taken: how many of this kind were suppressed since the last
 
 
+@attrs.frozen
+class PermitView:
+    """The shared concurrency limiter as one store operation left it."""
+
+    learned: LearnedLimit | None  # the learned limit every worker shares (None: none yet)
+    mine: frozenset[int]  # the permit slots the caller holds
+    held: int  # live slots held by every worker together
+
+
+# What a worker learned, applied by the store to the stored learned limit (None: none
+# yet) and the number of live slots the *other* workers hold; returns the new one.
+Learn = Callable[[LearnedLimit | None, int], LearnedLimit]
+
+
 class ServiceState(Protocol):
-    """State shared by every worker process: the gate, the throttle, the learned limit,
-    and named leases (one Telegram listener per account)."""
+    """State shared by every worker process: the gate, the throttle, the learned limit and
+    the permits it sizes (domain.permits), and named leases (one Telegram listener per
+    account)."""
 
     async def quota_gate(self) -> QuotaGate: ...
 
@@ -312,9 +328,29 @@ class ServiceState(Protocol):
         notification of it goes out at once (the quota's, after the balance came back)."""
         ...
 
-    async def learned_limit(self) -> float | None: ...
+    async def learned_limit(self) -> float | None:
+        """The shared learned limit, for ``status`` and the next start."""
+        ...
 
-    async def set_learned_limit(self, limit: float) -> None: ...
+    async def take_permits(
+        self, owner: str, want: int, limit: ConcurrencyLimit, now: datetime, lease: timedelta
+    ) -> PermitView:
+        """Atomically: renew until now + *lease* the slots *owner* holds, and give it up to
+        *want* more free slots below the permits of *limit* with the stored learned limit
+        (``limit.with_learned``). Racing workers never get one slot both."""
+        ...
+
+    async def return_permits(
+        self, owner: str, numbers: Collection[int], now: datetime
+    ) -> PermitView:
+        """*owner*'s slots among *numbers* are free again."""
+        ...
+
+    async def learn_limit(self, owner: str, learn: Learn, now: datetime) -> PermitView:
+        """Atomically replace the stored learned limit by ``learn(stored, held by others)``.
+        On a store without transactions a racing update may win instead (then this one's
+        lesson is lost, never the permits' exclusivity)."""
+        ...
 
     async def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the named lease; False when someone else holds it unexpired."""

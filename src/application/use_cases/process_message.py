@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -22,6 +22,7 @@ from channel_parser.application.channel_directory import ChannelDirectory
 from channel_parser.application.config import EngineConfig
 from channel_parser.application.errors import StorageError
 from channel_parser.application.fingerprint import parse_fingerprint
+from channel_parser.application.permit_gate import GateClosed
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.llm import (
     LLMParser,
@@ -43,6 +44,16 @@ from channel_parser.domain.status import MessageStatus
 from channel_parser.domain.usage import LLMUsage
 
 log = logging.getLogger(__name__)
+
+
+class CallGate(Protocol):
+    """Held exactly while the provider has the call: the concurrency permit."""
+
+    async def enter(self) -> None: ...
+
+    async def leave(self, outcome: ParseOutcome | None) -> None:
+        """*outcome* None: the call ended without an answer (cancelled, or a bug)."""
+        ...
 
 
 @attrs.frozen
@@ -86,19 +97,16 @@ class ProcessMessage:
         self._deliver = deliver  # None: results are not delivered anywhere
 
     async def __call__(
-        self,
-        message: IncomingMessage,
-        owner: str,
-        call_ended: Callable[[ParseOutcome], Awaitable[None]] | None = None,
+        self, message: IncomingMessage, owner: str, gate: CallGate | None = None
     ) -> Processed:
-        """*call_ended* runs as soon as the LLM answers, before anything is saved, so
-        that the caller can free the call's concurrency permit (not called on a cache hit).
-        Raises only StorageError (the save failed past the outage limit) and
-        CancelledError."""
+        """*gate* is entered right before the LLM call and left as soon as it answers,
+        before anything is saved (the engine's concurrency permit; not on a cache hit).
+        Raises only StorageError (the save failed past the outage limit), GateClosed (the
+        worker stops before the call) and CancelledError."""
         claimed = attrs.evolve(message)  # as claimed: what an internal error is recorded on
         try:
-            return await self._process(message, owner, call_ended)
-        except (StorageError, asyncio.CancelledError):
+            return await self._process(message, owner, gate)
+        except (StorageError, GateClosed, asyncio.CancelledError):
             raise
         except Exception as exc:
             return await self._internal_error(claimed, owner, exc)
@@ -107,7 +115,7 @@ class ProcessMessage:
         self,
         message: IncomingMessage,
         owner: str,
-        call_ended: Callable[[ParseOutcome], Awaitable[None]] | None,
+        gate: CallGate | None,
     ) -> Processed:
         request = await self._request(message)
         profile = self._parser.profile_for(message.channel_id, request.context.channel_username)
@@ -128,9 +136,7 @@ class ProcessMessage:
             self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
-        outcome, usage = await self._call_llm(request, message, owner)
-        if call_ended is not None:
-            await call_ended(outcome)
+        outcome, usage = await self._call_llm(request, message, owner, gate)
         now = self._clock.now()
         message.spend(owner, usage)
         if isinstance(outcome, ParseSuccess):
@@ -207,15 +213,26 @@ class ProcessMessage:
         return ParseRequest(message.text, str(message.key), message.channel_id, context)
 
     async def _call_llm(
-        self, request: ParseRequest, message: IncomingMessage, owner: str
+        self,
+        request: ParseRequest,
+        message: IncomingMessage,
+        owner: str,
+        gate: CallGate | None,
     ) -> tuple[ParseOutcome, LLMUsage]:
-        """The call, with the message's lease renewed while it runs; its usage, timed. The
-        parser's own exceptions (a bug) come back as an internal error."""
-        started = self._clock.now()
+        """The call, with the message's lease renewed while it waits for its permit and
+        while it runs; its usage, timed. The parser's own exceptions (a bug) come back as
+        an internal error."""
         renewing = asyncio.create_task(self._renew_lease(message, owner))
         try:
+            if gate is not None:
+                await gate.enter()
+            started = self._clock.now()
             try:
                 outcome = await self._parser.parse(request)
+            except asyncio.CancelledError:
+                if gate is not None:
+                    await gate.leave(None)
+                raise
             except Exception as exc:
                 log.error(
                     "message %s: the LLM parser raised %s: %s",
@@ -225,6 +242,8 @@ class ProcessMessage:
                     exc_info=exc,
                 )
                 outcome = _internal(exc)
+            if gate is not None:
+                await gate.leave(outcome)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

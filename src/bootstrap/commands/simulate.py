@@ -8,7 +8,13 @@ import contextlib
 import typer
 
 from channel_parser.bootstrap.app import app, fail
-from channel_parser.simulator.config import FaultSpec, Latency, SimulatorConfig
+from channel_parser.simulator.config import (
+    DISTRIBUTIONS,
+    FaultSpec,
+    Latency,
+    LimitSchedule,
+    SimulatorConfig,
+)
 
 
 @app.command("simulate-zai")
@@ -18,6 +24,11 @@ def simulate_zai(
     concurrency_limit: int | None = typer.Option(
         None, min=1, help="Hidden concurrency limit (1302 above it)."
     ),
+    limit_schedule: str | None = typer.Option(
+        None,
+        help="A hidden limit that moves, e.g. 8,4@15,12@30: 8 from the start (or the last "
+        "/admin/reset), 4 after 15 s, 12 after 30 s. Wins over --concurrency-limit.",
+    ),
     rpm: int | None = typer.Option(None, min=1, help="Requests per minute (1303 above it)."),
     balance: int | None = typer.Option(None, min=0, help="Calls (or tokens) before 1113."),
     balance_unit: str = typer.Option("calls", help="What the balance counts: calls or tokens."),
@@ -25,7 +36,15 @@ def simulate_zai(
     latency_jitter_ms: float = typer.Option(
         0.0, min=0, help="Spread for --latency-distribution uniform."
     ),
-    latency_distribution: str = typer.Option("fixed", help="fixed, uniform or exponential."),
+    latency_distribution: str = typer.Option(
+        "fixed", help="fixed, uniform, exponential or lognormal (mean --latency-ms)."
+    ),
+    latency_sigma: float = typer.Option(
+        0.0,
+        min=0,
+        help="Spread of the logarithm for lognormal latency (0.25 narrow, 0.8 heavy-tailed); "
+        "above 0 it selects the lognormal distribution.",
+    ),
     seed: int = typer.Option(0, help="Seed of the latency distribution."),
     api_key: str | None = typer.Option(
         None, help="The only key accepted (default: any non-empty)."
@@ -55,18 +74,32 @@ def simulate_zai(
     """
     if balance_unit not in ("calls", "tokens"):
         fail("--balance-unit: calls or tokens")
-    if latency_distribution not in ("fixed", "uniform", "exponential"):
-        fail("--latency-distribution: fixed, uniform or exponential")
+    if latency_distribution not in DISTRIBUTIONS:
+        fail(f"--latency-distribution: one of {', '.join(DISTRIBUTIONS)}")
+    if latency_sigma > 0:
+        latency_distribution = "lognormal"
+    schedule = None
+    if limit_schedule is not None:
+        try:
+            schedule = LimitSchedule.parse(limit_schedule)
+        except ValueError as exc:
+            fail(f"--limit-schedule: {exc}")
     config = SimulatorConfig(
         host=host,
         port=port,
         api_key=api_key,
         model=model,
         concurrency_limit=concurrency_limit,
+        limit_schedule=schedule,
         rpm=rpm,
         balance=balance,
         balance_unit=balance_unit,  # type: ignore[arg-type]
-        latency=Latency(latency_ms, latency_jitter_ms, latency_distribution),  # type: ignore[arg-type]
+        latency=Latency(
+            latency_ms,
+            latency_jitter_ms,
+            latency_distribution,  # type: ignore[arg-type]
+            latency_sigma,
+        ),
         seed=seed,
         hang_seconds=hang_seconds,
         deep_levels=deep_levels,

@@ -130,11 +130,16 @@ async def test_the_limiter_learns_the_hidden_limit_and_the_next_start_uses_it() 
     assert world.limiter.limit.permits == hidden_limit
     assert parser.peak_in_flight <= hidden_limit
     await world.stop()
-    assert shared.state.limit is not None
-    assert int(shared.state.limit) == hidden_limit
-    # After a restart the learned limit is where it starts.
-    restarted = World(shared, limit=ConcurrencyLimit(limit=shared.state.limit))
+    assert shared.state.learned is not None
+    assert int(shared.state.learned.limit) == hidden_limit
+    assert shared.state.permits.held(shared.clock.now()) == []  # all given back at the end
+    # After a restart the learned limit is where it starts, whatever the setting says.
+    restarted = World(shared, limit=ConcurrencyLimit(limit=2, max_limit=32))
+    restarted.start()
+    await restarted.post(1000)
+    await restarted.settle(lambda: restarted.message(1000).status is MessageStatus.DONE)
     assert restarted.limiter.limit.permits == hidden_limit
+    await restarted.stop()
 
 
 async def test_shutdown_waits_for_calls_then_releases_what_is_left() -> None:

@@ -57,6 +57,7 @@ class World:
         limit: ConcurrencyLimit | None = None,
         owner: str = "worker-1",
         routes: Routes | None = None,
+        adaptive: bool = True,
     ) -> None:
         self.shared = shared or Shared()
         s = self.shared
@@ -79,6 +80,7 @@ class World:
             "jitter": lambda: 0.5,
             "limit": limit or ConcurrencyLimit(limit=4, max_limit=32),
             "routes": routes or Routes(),
+            "adaptive": adaptive,
         }.items():
             getattr(self.container, name).override(providers.Object(value))
         c = self.container
