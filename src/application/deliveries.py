@@ -32,6 +32,7 @@ from channel_parser.application.ports.notify import (
 )
 from channel_parser.application.ports.outbox import Outbox
 from channel_parser.application.ports.storage import ServiceState
+from channel_parser.application.waiting import sleep_unless_woken
 from channel_parser.domain.outbox import DeliveryPolicy, OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -243,14 +244,7 @@ class Deliveries:
         self._metrics.set_outbox(stats.pending, stats.failed, stats.by_topic)
 
     async def _wait(self, seconds: float) -> None:
-        waking = asyncio.ensure_future(self._wake.wait())
-        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({waking, sleeping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waking.cancel()
-            sleeping.cancel()
-            self._wake.clear()
+        await sleep_unless_woken(self._clock, self._wake, seconds)
 
     async def _close(self) -> None:
         """Give the lease back, let best-effort sends end (they have deadlines), and close

@@ -30,6 +30,7 @@ from channel_parser.application.use_cases.claim_message import ClaimMessage
 from channel_parser.application.use_cases.probe_quota import ProbeQuota, ProbeResult
 from channel_parser.application.use_cases.process_message import ProcessMessage
 from channel_parser.application.use_cases.recover_stuck import RecoverStuck
+from channel_parser.application.waiting import sleep_unless_woken
 from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.message import IncomingMessage
 from channel_parser.domain.message_rules import LEASED
@@ -231,14 +232,7 @@ class Engine:
         await self._wait(max(timeout, 0.0))
 
     async def _wait(self, seconds: float) -> None:
-        waking = asyncio.ensure_future(self._wake.wait())
-        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({waking, sleeping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waking.cancel()
-            sleeping.cancel()
-            self._wake.clear()
+        await sleep_unless_woken(self._clock, self._wake, seconds)
 
     # -- one message ----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from channel_parser.application.errors import StorageError
 from channel_parser.application.ports.clock import Clock
 from channel_parser.application.ports.metrics import Metrics
 from channel_parser.application.ports.storage import PermitView, ServiceState
+from channel_parser.application.waiting import sleep_unless_woken
 from channel_parser.domain.concurrency import ConcurrencyLimit, LearnedLimit
 
 log = logging.getLogger(__name__)
@@ -360,18 +361,7 @@ class AdaptiveLimiter:
         return max(min(due).total_seconds(), 0.0)
 
     async def _sleep(self, seconds: float) -> None:
-        """Until a kick or *seconds*."""
-        if self._kick.is_set():
-            self._kick.clear()
-            return
-        kicked = asyncio.ensure_future(self._kick.wait())
-        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({kicked, sleeping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            kicked.cancel()
-            sleeping.cancel()
-            self._kick.clear()
+        await sleep_unless_woken(self._clock, self._kick, seconds)
 
     async def _deadline(self, call: Awaitable[T]) -> T:
         """The store's answer within the configured time, else StorageError."""
