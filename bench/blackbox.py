@@ -171,6 +171,7 @@ def run_row(number: int, posts: int) -> dict[str, Any]:
     finally:
         standin.terminate()
         standin.wait(timeout=10)
+    assert first_pass is not None  # the loop ran at least one pass
     window = first_pass["first_call_to_last_success"]
     ideal = limit_seconds(schedule, window) / (latency_ms / 1000)
     share = first_pass["successes"] / ideal

@@ -192,7 +192,8 @@ def bench_mongo(folder: Path, uri: str, n: int, env: dict[str, str]) -> dict[str
         await (await MongoStorage.connect(uri, database)).close()
 
     asyncio.run(create_indexes())
-    with MongoClient(uri) as client:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    with client:
         collection = client[database].incoming_messages
         try:
             for start in range(0, n, BATCH):

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -52,6 +53,7 @@ from channel_parser.adapters.llm.openai_compatible import OpenAICompatibleParser
 from channel_parser.adapters.llm.prompting import load_prompt_spec
 from channel_parser.adapters.llm.providers import resolve_provider
 from channel_parser.application.ports.llm import ParseRequest
+from channel_parser.application.ports.notify import DeliveryResult, NotificationSender
 from channel_parser.application.ports.storage import NewPost
 from channel_parser.bootstrap.container import Container
 from channel_parser.bootstrap.runner import shutdown
@@ -72,10 +74,33 @@ def post_text(i: int) -> str:
 
 
 class QuietNotifier:
-    """The admins are not the subject here."""
+    """A NotificationSender with no admins: nothing is queued (not the subject here)."""
 
-    async def send(self, text: str) -> bool:
-        return True
+    @property
+    def destinations(self) -> Sequence[str]:
+        return ()
+
+    async def deliver(self, destination: str, payload: Mapping[str, Any]) -> DeliveryResult:
+        raise AssertionError("nothing is queued for no destinations")
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _CountErrors(logging.Handler):
+    """Counts the engine's ERROR records (an internal error, a bug): a run with any of
+    them measures a broken engine, and the benchmark says so instead of a figure."""
+
+    def __init__(self, count: Any) -> None:
+        super().__init__(logging.ERROR)
+        self.count = count
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.count.get_lock():
+            self.count.value += 1
 
 
 def _settings(workdir: Path, base_url: str, scale: float) -> Settings:
@@ -206,15 +231,23 @@ async def run_bare(sim: Simulator, posts: int, schedule: LimitSchedule) -> dict[
 
 
 def _engine_process(
-    mode: str, workdir: str, base_url: str, scale: float, stop: Event, ready: Event
+    mode: str,
+    workdir: str,
+    base_url: str,
+    scale: float,
+    stop: Event,
+    ready: Event,
+    errors: Any,
 ) -> None:
     """One worker process: the engine from the container on the shared SQLite file, until
     *stop* is set (baseline: a fixed pool of 32, the limit never learned)."""
     logging.disable(logging.WARNING)  # 1302s are logged as warnings: not the subject here
+    logging.getLogger("channel_parser").addHandler(_CountErrors(errors))
 
     async def main() -> None:
         container = Container(settings=_settings(Path(workdir), base_url, scale))
-        container.notifier.override(providers.Object(QuietNotifier()))
+        quiet: NotificationSender = QuietNotifier()  # mypy checks it against the port
+        container.notifier.override(providers.Object(quiet))
         if mode == "baseline":
             fixed = ConcurrencyLimit(
                 limit=BASELINE_POOL, min_limit=BASELINE_POOL, max_limit=BASELINE_POOL
@@ -255,10 +288,11 @@ def run_engines(
         asyncio.run(_store(workdir, sim.base_url, scale, posts))
         sim.admin("/admin/reset", {})
         stop, readies = context.Event(), [context.Event() for _ in range(procs)]
+        errors = context.Value("i", 0)
         workers = [
             context.Process(
                 target=_engine_process,
-                args=(mode, tmp, sim.base_url, scale, stop, ready),
+                args=(mode, tmp, sim.base_url, scale, stop, ready, errors),
                 daemon=True,
             )
             for ready in readies
@@ -279,6 +313,11 @@ def run_engines(
                 worker.join(timeout=60)
                 if worker.is_alive():
                     worker.kill()
+        if errors.value:
+            raise RuntimeError(
+                f"{mode}: the engine logged {errors.value} error(s) (run with the logging "
+                "enabled to see them): no figure for a broken engine"
+            )
         seen = sim.admin("/admin/stats")
         done = asyncio.run(_done(workdir, sim.base_url, scale))
     seen["done_in_store"] = done

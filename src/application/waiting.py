@@ -10,10 +10,11 @@ from channel_parser.application.ports.clock import Clock
 async def sleep_unless_woken(clock: Clock, wake: asyncio.Event, seconds: float) -> None:
     """Wait *seconds* on *clock*, or until *wake* is set; *wake* is clear afterwards.
 
-    A wake-up set before the call ends the wait at once (none is lost between two
-    waits). Both waits are cancelled on the way out, cancellation included."""
+    A wake-up set before the call ends the wait after one turn of the event loop (none
+    is lost between two waits). Both waits are cancelled on the way out, cancellation included."""
     if wake.is_set():
         wake.clear()
+        await asyncio.sleep(0)  # still a turn for the others: a loop that wakes itself never spins
         return
     woken = asyncio.ensure_future(wake.wait())
     sleeping = asyncio.ensure_future(clock.sleep(seconds))

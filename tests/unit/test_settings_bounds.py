@@ -25,6 +25,8 @@ TIME_SETTINGS = [
     "notify_quota_interval_seconds",
     "notify_rate_interval_seconds",
     "backfill_seconds",
+    "telegram_poll_seconds",
+    "concurrency_lease_seconds",
 ]
 
 

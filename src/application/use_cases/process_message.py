@@ -242,8 +242,11 @@ class ProcessMessage:
                     exc_info=exc,
                 )
                 outcome = _internal(exc)
-            if gate is not None:
-                await gate.leave(outcome)
+                if gate is not None:
+                    await gate.leave(None)  # no answer: the limiter learns nothing from it
+            else:
+                if gate is not None:
+                    await gate.leave(outcome)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

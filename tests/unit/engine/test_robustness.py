@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import FailureKind, LLMFailure
 from channel_parser.domain.gate import GateState
 from channel_parser.domain.status import MessageStatus
@@ -226,3 +227,20 @@ async def test_a_second_exhaustion_after_the_balance_came_back_is_told_at_once()
     await world.settle(lambda: not world.state.gate.is_open)
     await world.settle(lambda: len(world.notifier.starting_with(QUOTA_HEAD)) == 2)
     await world.stop()
+
+
+async def test_a_parser_that_raises_teaches_the_limiter_nothing() -> None:
+    """A bug that fails each call at once is not a fast success: the shared limit must not
+    grow on it (every permit busy with failing calls looks like full use)."""
+    world = World(limit=ConcurrencyLimit(limit=2, max_limit=32))
+    for _ in range(1000):
+        world.parser.script(ValueError("a bug in output checking"))
+    world.start()
+    for i in range(300):
+        await world.post(i)
+    for _ in range(25):  # each post once (its retry is due at 30 s)
+        await world.advance(1)
+    assert len(world.parser.calls) == 300  # the permits were busy, each call failing
+    assert world.limiter.limit.permits == 2
+    await world.stop()
+    assert world.shared.state.learned is None or world.shared.state.learned.limit == 2
