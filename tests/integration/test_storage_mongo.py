@@ -58,3 +58,25 @@ async def test_a_learned_limit_kept_in_the_older_form_is_still_read(
         await stores.state.learn_limit("w", learn, T0)
         assert seen == [LearnedLimit(6.5)]
         assert await stores.state.learned_limit() == 7.0
+
+
+@pytest.mark.parametrize(
+    ("doc", "state"),
+    [
+        ({"state": "QUOTA_EXHAUSTED", "since": "2026-01-25T18:00:00+00:00"}, "quota_exhausted"),
+        ({"state": "quota_exhausted", "since": T0, "probe_at": at(300)}, "quota_exhausted"),
+        ({"state": "half-open"}, "open"),
+        ({"state": "misconfigured", "reason": 42}, "open"),
+    ],
+)
+async def test_a_quota_gate_edited_by_hand_never_stops_the_service(
+    mongo_uri: str, mongo_database: str, doc: dict[str, object], state: str
+) -> None:
+    settings = Settings(_env_file=None, mongodb_uri=mongo_uri, mongodb_database=mongo_database)
+    with MongoClient(mongo_uri) as client:
+        client[mongo_database].service_state.insert_one({"_id": "quota_gate", **doc})
+    async with open_storage(settings) as stores:
+        gate = await stores.state.quota_gate()
+        assert str(gate.state) == state
+        if state == "quota_exhausted":
+            assert gate.probe_due(at(300))

@@ -118,3 +118,26 @@ async def test_a_learned_limit_kept_as_a_bare_number_is_still_read(sqlite_path: 
         await stores.state.learn_limit("w", learn, datetime(2026, 1, 25, tzinfo=UTC))
         assert seen == [LearnedLimit(6.5)]
         assert await stores.state.learned_limit() == 7.0
+
+
+@pytest.mark.parametrize(
+    ("value", "state"),
+    [
+        ('{"state": "QUOTA_EXHAUSTED", "since": "2026-01-25T18:00:00+00:00"}', "quota_exhausted"),
+        ('{"state": "half-open"}', "open"),
+        ("closed", "open"),  # not even JSON
+    ],
+)
+async def test_a_quota_gate_edited_by_hand_never_stops_the_service(
+    sqlite_path: Path, value: str, state: str
+) -> None:
+    settings = Settings(_env_file=None, mongodb_uri=None, sqlite_path=sqlite_path)
+    async with open_storage(settings):
+        pass
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.execute("INSERT INTO service_state VALUES ('quota_gate', ?)", (value,))
+    async with open_storage(settings) as stores:
+        gate = await stores.state.quota_gate()
+        assert str(gate.state) == state
+        if state == "quota_exhausted":  # no probe time written: probed at once
+            assert gate.probe_due(datetime(2026, 1, 25, 18, 1, tzinfo=UTC))

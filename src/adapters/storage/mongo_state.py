@@ -11,6 +11,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from channel_parser.adapters.storage.gate_document import read_gate
 from channel_parser.adapters.storage.mongo_errors import translated
 from channel_parser.adapters.storage.mongo_permits import MongoPermits
 from channel_parser.adapters.storage.mongo_usage import MongoUsageLedger
@@ -23,7 +24,7 @@ from channel_parser.application.ports.storage import (
 )
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
-from channel_parser.domain.gate import GateState, QuotaGate
+from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 Document = dict[str, Any]
@@ -145,14 +146,7 @@ class MongoServiceState(MongoUsageLedger):
             doc = await self._c.find_one({"_id": GATE_ID})
         if doc is None:
             return QuotaGate()
-        return QuotaGate(
-            state=GateState(doc["state"]),
-            since=doc.get("since"),
-            code=doc.get("code"),
-            reason=doc.get("reason", ""),
-            probe_at=doc.get("probe_at"),
-            closed_with=doc.get("closed_with"),
-        )
+        return read_gate(doc, _stored_time)
 
     async def set_quota_gate(self, gate: QuotaGate) -> None:
         doc = {
@@ -281,3 +275,12 @@ class MongoServiceState(MongoUsageLedger):
             await self._c.update_one(
                 {"_id": f"lease:{name}", "owner": owner}, {"$set": {"owner": None}}
             )
+
+
+def _stored_time(value: object) -> datetime | None:
+    """A BSON date (aware: the client is tz_aware), or ISO text a hand may have written."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    raise TypeError(f"a time is stored as a date, not {type(value).__name__}")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from channel_parser.adapters.storage import sqlite_permits
+from channel_parser.adapters.storage.gate_document import read_gate
 from channel_parser.adapters.storage.sqlite_db import (
     SQLiteDatabase,
     fmt,
@@ -26,7 +27,7 @@ from channel_parser.application.ports.storage import (
 )
 from channel_parser.domain.concurrency import ConcurrencyLimit
 from channel_parser.domain.failures import NotificationKind
-from channel_parser.domain.gate import GateState, QuotaGate
+from channel_parser.domain.gate import QuotaGate
 from channel_parser.domain.throttle import Decide, ThrottleSlot
 
 GATE = "quota_gate"
@@ -163,6 +164,13 @@ class SQLiteServiceState(SQLiteUsageLedger):
 
         return await self._db.run(work, f"reading {name}")
 
+    async def _get_text(self, name: str) -> str | None:
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM service_state WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._db.run(work, f"reading {name}")
+
     async def _put(self, name: str, value: Any) -> None:
         args = (name, json.dumps(value))
 
@@ -173,17 +181,10 @@ class SQLiteServiceState(SQLiteUsageLedger):
         await self._db.run(work, f"writing {name}")
 
     async def quota_gate(self) -> QuotaGate:
-        doc = await self._get(GATE)
-        if doc is None:
+        raw = await self._get_text(GATE)
+        if raw is None:
             return QuotaGate()
-        return QuotaGate(
-            GateState(doc["state"]),
-            parse_opt(doc["since"]),
-            doc["code"],
-            doc["reason"],
-            parse_opt(doc["probe_at"]),
-            doc.get("closed_with"),
-        )
+        return read_gate(_json_or_text(raw), _stored_time)
 
     async def set_quota_gate(self, gate: QuotaGate) -> None:
         doc = {
@@ -275,3 +276,19 @@ class SQLiteServiceState(SQLiteUsageLedger):
                 conn.execute("DELETE FROM named_leases WHERE name = ? AND owner = ?", (name, owner))
 
         await self._db.run(work, "releasing a named lease")
+
+
+def _json_or_text(raw: str) -> object:
+    """A value edited by hand may not be JSON at all: then it is its text."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _stored_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"a time is stored as text, not {type(value).__name__}")
+    return parse_opt(value)
