@@ -883,6 +883,30 @@ class StorageContract:
         rest = await state.take_permits("late", 5, start, T0, PERMIT_LEASE)
         assert sorted([*granted, *rest.mine]) == [0, 1, 2, 3, 4]
 
+    async def test_racing_takers_of_expired_permits_never_share_one(self, stores: Stores) -> None:
+        """Workers that find the same expired holdings at once: each slot goes to one of
+        them, and the store agrees with what each was told (on FerretDB a delete filtered
+        on the old holding could remove the new one: a takeover mark decides)."""
+        state = stores.state
+        start = ConcurrencyLimit(limit=4, min_limit=4, max_limit=4)
+        for round_ in range(8):
+            t = at(round_ * 100)
+            await state.take_permits(f"dead{round_}", 4, start, t, PERMIT_LEASE)
+            later = t + PERMIT_LEASE + timedelta(seconds=1)  # the dead worker's ran out
+            views = await asyncio.gather(
+                *(
+                    state.take_permits(f"r{round_}w{i}", 4, start, later, PERMIT_LEASE)
+                    for i in range(4)
+                )
+            )
+            granted = [n for view in views for n in view.mine]
+            assert len(granted) == len(set(granted)), (round_, views)  # none twice
+            for i, view in enumerate(views):  # the store says the same to each
+                again = await state.take_permits(f"r{round_}w{i}", 0, start, later, PERMIT_LEASE)
+                assert again.mine == view.mine, (round_, i, view, again)
+            for i, view in enumerate(views):
+                await state.return_permits(f"r{round_}w{i}", sorted(view.mine), later)
+
     async def test_named_leases(self, stores: Stores) -> None:
         state = stores.state
         ttl = timedelta(seconds=60)

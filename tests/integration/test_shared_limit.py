@@ -144,7 +144,8 @@ async def permit_holders(settings: Settings) -> dict[int, int]:
     else:
         with MongoClient(settings.mongodb_uri.get_secret_value(), tz_aware=True) as client:
             docs = list(client[settings.mongodb_database].concurrency.find({}))
-        owners = [d["owner"] for d in docs if d["_id"] != "limit" and d["until"] > now]
+        slots = [d for d in docs if isinstance(d["_id"], int)]  # not the limit, nor marks
+        owners = [d["owner"] for d in slots if d["until"] > now]
     return dict(Counter(int(owner.split(":")[1]) for owner in owners))
 
 

@@ -2,13 +2,23 @@
 limit ``{_id: "limit", limit, ceiling, weight, weighed_at, v}`` and one document per
 permit slot ``{_id: <number>, owner, until, tenure}``.
 
-FerretDB (the test server) runs find-and-modify as a read and a separate write, so who
-gets a slot is decided by the one write every MongoDB-protocol server makes atomic: the
-insert of a unique ``_id``. A slot nobody has held is inserted; a slot whose lease ran
-out is first deleted (only that holding: the filter names its ``tenure`` and an expired
-``until``), then inserted. A holder renews only while its lease has not run out
-(``until > now``, the domain's "held"), so a renewal and a takeover never both succeed.
-The learned limit is replaced by a compare-and-set on its version ``v``.
+FerretDB (the test server) runs find-and-modify as a read and a separate write, and a
+filtered delete too: a delete filtered on a holding's ``tenure`` can remove a newer
+holding of the same slot written between its read and its write (115 times in 300 tight
+races, measured). So who gets a slot is decided by the one write every MongoDB-protocol
+server makes atomic: the insert of a unique ``_id``. A slot nobody has held is inserted.
+A slot whose lease ran out is taken over by the worker that inserts the takeover mark
+``{_id: "takeover:<tenure>", at}`` of that holding; only that worker deletes the holding
+(its ``tenure``), then inserts its own, so no delete of an old holding can meet a new
+one. Marks are forgotten after ``MARK_LEASES`` leases. A holder renews only while its
+lease has not run out (``until > now``, the domain's "held"). The learned limit is
+replaced by a compare-and-set on its version ``v``.
+
+Left on FerretDB: a holder that renews (or gives back) at the very moment its lease runs
+out, while another takes the slot over, may overwrite the new holding; both then hold it
+until the next renewal shows one of them it is lost. Renewals come every third of a
+lease, so this needs a store that stalls for two thirds of one. A real MongoDB applies
+each filtered write atomically and has neither race.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ Document = dict[str, Any]
 LIMIT_ID = "limit"
 OLD_LIMIT_ID = "learned_limit"  # in service_state, as {value: <number>}, before 0012
 CAS_TRIES = 5  # racing lessons: after this many lost races, this one is dropped
+MARK = "takeover:"  # the _id prefix of a takeover mark
+MARK_LEASES = 10  # a takeover mark is forgotten after this many leases
 
 
 def learned_of(doc: Document | None) -> LearnedLimit | None:
@@ -94,21 +106,30 @@ class MongoPermits:
                     mine = set(_table(slots).held_by(owner, now))
             by_number = {doc["_id"]: doc for doc in slots}
             won = 0
+            took_over = False
             for number in table.free(limit.with_learned(learned).permits, now):
                 if won >= want:
                     break
-                if await self._win(number, by_number.get(number), owner, now, until):
+                seen = by_number.get(number)
+                if await self._win(number, seen, owner, now, until):
                     mine.add(number)
                     won += 1
+                    took_over = took_over or seen is not None
+            if took_over:  # marks are rare (a holder died or stalled): forget the old ones
+                await self._c.delete_many(
+                    {"_id": {"$regex": f"^{MARK}"}, "at": {"$lt": now - MARK_LEASES * lease}}
+                )
         return PermitView(learned, frozenset(mine), len(table.held(now)) + won)
 
     async def _win(
         self, number: int, seen: Document | None, owner: str, now: datetime, until: datetime
     ) -> bool:
-        if seen is not None:  # its lease ran out: remove that holding, and only that one
-            await self._c.delete_one(
-                {"_id": number, "tenure": seen["tenure"], "until": {"$lte": now}}
-            )
+        if seen is not None:  # its lease ran out: one worker takes it over, by its mark
+            try:
+                await self._c.insert_one({"_id": f"{MARK}{seen['tenure']}", "at": now})
+            except DuplicateKeyError:
+                return False  # another worker is taking it over
+            await self._c.delete_one({"_id": number, "tenure": seen["tenure"]})
         try:
             await self._c.insert_one(
                 {"_id": number, "owner": owner, "until": until, "tenure": uuid.uuid4().hex}
@@ -160,7 +181,7 @@ class MongoPermits:
         """The learned limit's document and the slots', in one round trip."""
         docs = await self._c.find({}).to_list()
         limit = next((doc for doc in docs if doc["_id"] == LIMIT_ID), None)
-        return limit, [doc for doc in docs if doc["_id"] != LIMIT_ID]
+        return limit, [doc for doc in docs if isinstance(doc["_id"], int)]  # not the marks
 
     async def _stored(self, limit_doc: Document | None) -> LearnedLimit | None:
         if limit_doc is not None:
