@@ -18,6 +18,7 @@ from channel_parser.application.storage_health import StorageHealth
 from channel_parser.application.use_cases.get_status import GetStatus
 from channel_parser.application.use_cases.listener_lease import ListenerLease
 from channel_parser.bootstrap.app import ServiceStopped
+from channel_parser.bootstrap.signals import on_stop_signals
 
 if TYPE_CHECKING:
     from channel_parser.adapters.http.monitoring import MonitoringServer
@@ -30,24 +31,13 @@ METRICS_REFRESH_SECONDS = 15.0
 
 async def run_until_signal(engine: Engine, *, until_idle: bool = False) -> None:
     """Run the engine; SIGINT/SIGTERM stop claiming and let in-flight calls finish."""
-    loop = asyncio.get_running_loop()
 
-    def stop(name: str) -> None:
-        log.info("%s received: stopping (in-flight calls may finish)", name)
+    def stop(sig: signal.Signals) -> None:
+        log.info("%s received: stopping (in-flight calls may finish)", sig.name)
         engine.stop()
 
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop, sig.name)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no support
-            pass
-    try:
+    with on_stop_signals(stop):
         await engine.run(until_idle=until_idle)
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 class HealthCheck:

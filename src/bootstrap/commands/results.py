@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +17,9 @@ from dependency_injector.wiring import Provide, inject
 
 from channel_parser.application.errors import StorageError
 from channel_parser.bootstrap.app import app, fail
+from channel_parser.bootstrap.config_file import channel_ref
 from channel_parser.bootstrap.export_output import ExportFormat
+from channel_parser.bootstrap.signals import on_stop_signals
 from channel_parser.domain.message import MessageKey
 from channel_parser.domain.status import MessageStatus
 
@@ -62,23 +62,13 @@ def parse_time(value: str | None, option: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def channel_ref(ref: str) -> int | str:
-    """A marked id (``-100…``) as an int; ``@name`` or ``https://t.me/name`` as the name."""
-    text = ref.strip()
-    with contextlib.suppress(ValueError):
-        return int(text)
-    for prefix in ("https://t.me/", "http://t.me/", "t.me/"):
-        text = text.removeprefix(prefix)
-    name = text.removeprefix("@").strip("/")
-    if not name or "/" in name:
-        fail(f"--channel: expected a channel id (-100…) or @username, got {ref!r}")
-    return name
-
-
 async def resolve_channels(refs: tuple[str, ...], find: FindChannel) -> frozenset[int]:
     ids: set[int] = set()
     for ref in refs:
-        wanted = channel_ref(ref)
+        try:
+            wanted = channel_ref(ref)  # the config file's rule: one spelling of a channel
+        except ValueError as exc:
+            fail(f"--channel: {exc}")
         if isinstance(wanted, int):
             ids.add(wanted)
             continue
@@ -90,23 +80,6 @@ async def resolve_channels(refs: tuple[str, ...], find: FindChannel) -> frozense
             )
         ids.add(found)
     return frozenset(ids)
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 async def _watch_reader(stop: asyncio.Event) -> None:
@@ -154,7 +127,7 @@ async def _export(
         watcher = asyncio.create_task(_watch_reader(stop))
     count = 0
     try:
-        with stop_on_signals(stop), opened as out:
+        with on_stop_signals(lambda _sig: stop.set()), opened as out:
             writer = make_writer(options.fmt, out, fields)
             writer.begin()
             async with contextlib.aclosing(
@@ -258,9 +231,9 @@ def parse_post_ref(value: str) -> tuple[int | str, int]:
     if not channel:
         fail(f"expected CHANNEL/ID (-1001234567890/42 or @username/42), got {value!r}")
     try:
-        return int(channel), message_id
-    except ValueError:
         return channel_ref(channel), message_id
+    except ValueError:
+        fail(f"expected CHANNEL/ID (-1001234567890/42 or @username/42), got {value!r}")
 
 
 @inject
