@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from channel_parser.application.ports.storage import (
@@ -362,7 +363,27 @@ class StorageContract:
 
     async def test_save_is_refused_when_not_processing(self, stores: Stores) -> None:
         msg = await in_state(stores.messages, 1, 10, T0, None)
-        assert not await stores.messages.save(msg, "w1")
+        assert not await stores.messages.save(attrs.evolve(msg, result={"title": "y"}), "w1")
+        got = await stores.messages.get(msg.key)
+        assert got is not None and got.result == {"title": "x"}
+
+    async def test_a_save_repeated_after_its_reply_was_lost_finds_itself_saved(
+        self, stores: Stores
+    ) -> None:
+        """An outage can drop the reply to a save the server applied; the retry must not
+        report the outcome lost (the message would be counted as nobody's)."""
+        repo = stores.messages
+        msg = await claimed(repo, 1, 10, T0)
+        msg.spend("w1", LLMUsage(900, 80, 1, 1.234567))
+        msg.succeed("w1", {"title": "Заголовок", "n": [1, 2.5]}, at(1.000123), model="glm-4.6")
+        assert await repo.save(msg, "w1")
+        assert await repo.save(msg, "w1")  # the retry
+        failed = await claimed(repo, 1, 11, at(2))
+        failed.schedule_retry("w1", CONCURRENCY, POLICY, at(3))
+        assert await repo.save(failed, "w1")
+        assert await repo.save(failed, "w1")
+        got = await repo.get(msg.key)
+        assert got is not None and got.status is MessageStatus.DONE
 
     async def test_lease_renewal(self, stores: Stores) -> None:
         repo = stores.messages

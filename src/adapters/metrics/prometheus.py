@@ -50,7 +50,7 @@ class PrometheusMetrics:
         )
         self.finished = Counter(
             "channel_parser_messages_finished",
-            "Messages leaving processing, by new status",
+            "Messages whose outcome was saved, by new status",
             ["status"],
             registry=r,
         )

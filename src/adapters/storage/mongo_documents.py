@@ -140,6 +140,16 @@ def state_update(message: IncomingMessage) -> dict[str, Any]:
     return changes_update({field: getattr(message, field) for field in STATE_FIELDS})
 
 
+def state_filter(message: IncomingMessage) -> dict[str, Any]:
+    """A filter matching a document whose state fields are those of *message* (what
+    ``state_update`` would leave): equal where set, absent where unset."""
+    update = state_update(message)
+    return {
+        **update.get("$set", {}),
+        **{name: {"$exists": False} for name in update.get("$unset", {})},
+    }
+
+
 def _error_info(error: dict[str, Any] | None) -> ErrorInfo | None:
     if not error:
         return None

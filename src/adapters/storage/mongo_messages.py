@@ -25,6 +25,7 @@ from channel_parser.adapters.storage.mongo_documents import (
     from_document,
     key_filter,
     stale_filter,
+    state_filter,
     state_update,
     status_field,
     status_in,
@@ -209,7 +210,12 @@ class MongoMessageRepository:
     async def save(self, message: IncomingMessage, owner: str) -> bool:
         with translated("saving a message"):
             result = await self._c.update_one(self._held(message.key, owner), state_update(message))
-        return result.matched_count == 1
+            if result.matched_count == 1:
+                return True
+            # Written already? A retry after the reply to this very update was lost (the
+            # connection dropped after the server applied it) finds it saved, not lost.
+            same = {**key_filter(message.key), **state_filter(message)}
+            return await self._c.count_documents(same, limit=1) == 1
 
     async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool:
         with translated("renewing a lease"):

@@ -62,6 +62,11 @@ _SAVE = (
     f"UPDATE incoming_messages SET {', '.join(c + ' = :' + c for c in STATE_COLUMNS)} "
     f"WHERE {_KEY} AND {HELD}"
 )
+# The stored state is already the one a save writes (``IS``: NULL equals NULL).
+_SAVED = (
+    f"SELECT 1 FROM incoming_messages WHERE {_KEY} AND "
+    f"{' AND '.join(c + ' IS :' + c for c in STATE_COLUMNS)}"
+)
 # A claim writes only what claiming changes (every other column's indexes stay as they
 # are, which halves what a claim's commit writes).
 _CLAIMED_COLUMNS = columns_of(claim_changes("-", datetime(2000, 1, 1, tzinfo=UTC), timedelta(1)))
@@ -197,7 +202,10 @@ class SQLiteMessageRepository:
 
         def work(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
-                return conn.execute(_SAVE, row).rowcount == 1
+                if conn.execute(_SAVE, row).rowcount == 1:
+                    return True
+                # Saved already (the contract's idempotent retry; see the MongoDB store).
+                return conn.execute(_SAVED, row).fetchone() is not None
 
         return await self._db.run(work, "saving a message")
 

@@ -22,7 +22,8 @@ class Metrics(Protocol):
         ...
 
     def message_finished(self, status: MessageStatus, *, from_cache: bool = False) -> None:
-        """A message left PROCESSING for *status* (done, retry, error)."""
+        """A message left PROCESSING for *status* (done, retry, error): called once its
+        outcome is saved, never for an outcome refused because the lease was lost."""
         ...
 
     def notification(self, kind: NotificationKind, *, sent: bool) -> None: ...

@@ -173,7 +173,9 @@ class MessageRepository(Protocol):
 
     async def save(self, message: IncomingMessage, owner: str) -> bool:
         """Write the outcome of a transition made while *owner* held the lease.
-        False (nothing written) when the lease was lost to someone else meanwhile."""
+        False (nothing written) when the lease was lost to someone else meanwhile. True
+        without writing when the stored state already is this outcome: a save retried
+        after the reply to the first try was lost in an outage finds itself saved."""
         ...
 
     async def renew_lease(self, key: MessageKey, owner: str, until: datetime) -> bool: ...

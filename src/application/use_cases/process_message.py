@@ -133,7 +133,7 @@ class ProcessMessage:
             )
             await self._queue_result(message)
             saved = await self._save(message, owner)
-            self._metrics.message_finished(MessageStatus.DONE, from_cache=True)
+            self._finished(message, saved, from_cache=True)
             return Processed(MessageStatus.DONE, from_cache=True, saved=saved)
 
         outcome, usage = await self._call_llm(request, message, owner, gate)
@@ -143,15 +143,15 @@ class ProcessMessage:
             message.succeed(owner, outcome.data, now, model=outcome.model or model, **made_by)
             await self._queue_result(message)
             saved = await self._save(message, owner)
+            self._finished(message, saved)
             await self._usage(usage)
             await self._remember(fingerprint, outcome.data)
-            self._metrics.message_finished(MessageStatus.DONE)
             return Processed(MessageStatus.DONE, saved=saved)
 
         retry = self._apply_failure(message, owner, outcome, now)
         saved = await self._save(message, owner)
+        self._finished(message, saved)
         await self._usage(usage)
-        self._metrics.message_finished(message.status)
         log.info(
             "message %s: %s (code %s) -> %s%s",
             message.key,
@@ -286,6 +286,13 @@ class ProcessMessage:
         if not saved:
             log.warning("message %s: lease lost; the outcome was not saved", message.key)
         return saved
+
+    def _finished(self, message: IncomingMessage, saved: bool, *, from_cache: bool = False) -> None:
+        """Counted as soon as the outcome is saved, and only then: the bookkeeping after the
+        save (usage, cache) may wait out a storage outage, and a message whose lease was lost
+        is finished by whoever holds it now."""
+        if saved:
+            self._metrics.message_finished(message.status, from_cache=from_cache)
 
     async def _cached(self, fingerprint: str) -> dict[str, Any] | None:
         """The cached result; a miss when the store fails (the cache is an optimisation,
