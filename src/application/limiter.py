@@ -208,7 +208,7 @@ class AdaptiveLimiter:
             self._busy.add(free[0])
             self._idle_since = None
             return Permit(free[0])
-        if not self._usable() and not self._store_up and self._unshared < self._policy.min_limit:
+        if not usable and not self._store_up and self._unshared < self._policy.min_limit:
             self._unshared += 1  # the store does not answer: a worker never stalls
             return Permit(None)
         return None

@@ -30,7 +30,6 @@ class PermitGate:
         self._on_closing = on_quota_gate_closing
         self._permit: Permit | None = None
         self.waiting = False  # in enter(), for a permit: the call has not started
-        self.started = False  # a permit was granted: the call is (or was) at the provider
 
     async def enter(self) -> None:
         """Wait for a permit; GateClosed once the worker is stopping."""
@@ -41,7 +40,6 @@ class PermitGate:
             self._permit = await self._limiter.acquire()
         finally:
             self.waiting = False
-        self.started = True
 
     async def leave(self, outcome: ParseOutcome | None) -> None:
         if self._permit is None:
